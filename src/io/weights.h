@@ -1,0 +1,59 @@
+/* weights.h — one name -> tensor index over one or many weight files (safetensors, PyTorch
+ * zip shards), all memory-mapped read-only and zero-copy. Model code binds names once at load
+ * into typed struct fields (kc_weights_bind), with dtype and shape checked against the config. */
+#ifndef KC_IO_WEIGHTS_H
+#define KC_IO_WEIGHTS_H
+
+#include <stdint.h>
+
+#include "core/status.h"
+#include "core/tensor.h"
+
+typedef struct kc_weights kc_weights;
+
+typedef struct {
+    const char *name;
+    kc_tensor t;
+    const char *file; /* path of the file holding it (for messages and `kolors info`) */
+} kc_weight_entry;
+
+kc_status kc_weights_new(kc_weights **out, kc_err *err);
+void kc_weights_free(kc_weights *ws);
+
+/* Adds every tensor of one file. The format is chosen by content (safetensors header or a zip
+ * signature), not by the file name. */
+kc_status kc_weights_add_file(kc_weights *ws, const char *path, kc_err *err);
+/* Adds the files named by a Hugging Face index JSON ({"weight_map": {name: shard}}), resolved
+ * relative to the index's folder; checks that each tensor really is in the shard it names. */
+kc_status kc_weights_add_index(kc_weights *ws, const char *index_path, kc_err *err);
+
+/* Low-level, for loaders: registers a tensor view (name is copied) and an owned source that is
+ * released by kc_weights_free / kc_weights_release. Duplicate names are an error. */
+kc_status kc_weights_add_entry(kc_weights *ws, const char *name, const kc_tensor *t, const char *file, kc_err *err);
+kc_status kc_weights_add_source(kc_weights *ws, void *src, void (*close_fn)(void *), kc_err *err);
+
+/* Opens a component folder: `base` is "diffusion_pytorch_model" (unet/vae) or "model" /
+ * "pytorch_model" (text encoder). Resolution order: the variant file (e.g.
+ * "<base>.fp16.safetensors") when variant != NULL, then "<base>.safetensors", then sharded
+ * safetensors indexes, then PyTorch "pytorch_model.bin" / its index. When `variant` is given
+ * but absent, the plain file is used (and vice versa) and *used_variant tells which. */
+kc_status kc_weights_open_dir(const char *dir, const char *const *bases, int nbases, const char *variant,
+                              kc_weights **out, int *used_variant, kc_err *err);
+
+int64_t kc_weights_count(const kc_weights *ws);
+const kc_weight_entry *kc_weights_entry(const kc_weights *ws, int64_t i); /* sorted by name */
+const kc_weight_entry *kc_weights_find(const kc_weights *ws, const char *name);
+/* Files the store maps, for reports. */
+int kc_weights_nfiles(const kc_weights *ws);
+const char *kc_weights_file(const kc_weights *ws, int i);
+uint64_t kc_weights_file_size(const kc_weights *ws, int i);
+
+/* Binds `name` (prefix + name when prefix != NULL) to *out, checking that it exists, has a float
+ * dtype (F32/F16/BF16) and exactly the expected shape. */
+kc_status kc_weights_bind(const kc_weights *ws, const char *prefix, const char *name, int ndim, const int64_t *shape,
+                          kc_tensor *out, kc_err *err);
+/* printf-style name; shape given as ndim then dims (int64_t). */
+kc_status kc_weights_bindf(const kc_weights *ws, kc_tensor *out, kc_err *err, int ndim, const int64_t *shape,
+                           const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+#endif

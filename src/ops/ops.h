@@ -1,0 +1,113 @@
+/* ops.h — op entry points used by every model (nn layers call only these, never a kernel).
+ *
+ * Each op validates its arguments, picks the kernel for the run's ISA table and precision, and
+ * splits the work across OpenMP threads so that every output element is computed by exactly one
+ * thread in a fixed order: results do not depend on the thread count.
+ *
+ * Activations are fp32. Weights are kc_tensor views in their stored dtype (F32/F16/BF16) and are
+ * never converted in place. Image-like activations are channels-last [N, H, W, C] (tensor.h).
+ *
+ * Dimension letters: N batch, M rows (tokens), K reduction, C channels, H/W spatial, G groups,
+ * NH heads, NKV key/value heads, D head dim, Tq/Tk query/key tokens. */
+#ifndef KC_OPS_OPS_H
+#define KC_OPS_OPS_H
+
+#include <stdint.h>
+
+#include "core/arena.h"
+#include "core/status.h"
+#include "core/tensor.h"
+
+typedef enum {
+    KC_PREC_FP32 = 0, /* fp32 arithmetic everywhere: reproduces the goldens */
+    KC_PREC_BF16 = 1, /* bf16 products with fp32 accumulation where the CPU has it (fast default) */
+} kc_precision;
+
+struct kc_kernels;
+typedef struct {
+    int n_threads;                 /* >= 1 */
+    kc_precision precision;
+    const struct kc_kernels *k;    /* ISA table; NULL = best for this CPU (kc_kernels_default) */
+} kc_exec;
+
+/* Fills ex with defaults: n_threads resolved (0 = physical cores), fp32, best ISA table. */
+void kc_exec_init(kc_exec *ex, int n_threads, kc_precision precision);
+
+/* ---- linear algebra ---------------------------------------------------------------------- */
+
+/* y[M,N] = x[M,K] · W[N,K]ᵀ (+ b[N]).  W: F32/F16/BF16 [N,K]; b: float dtype [N] or NULL.
+ * If accumulate != 0, y += result instead of y = result (residual connections). */
+kc_status kc_op_linear(const kc_exec *ex, const float *x, int64_t M, int64_t K, const kc_tensor *w,
+                       const kc_tensor *b, float *y, int accumulate, kc_err *err);
+
+/* 2-D convolution, channels-last. x [N,H,W,Cin]; w [Cout,Cin,kh,kw] (PyTorch layout, any float
+ * dtype); b [Cout] or NULL; zero padding (top, left, bottom, right); y [N,Ho,Wo,Cout] with
+ * Ho = (H + pt + pb - kh) / stride + 1. `scratch` provides temporary memory (rewound on return).
+ * If accumulate != 0, y += result. */
+typedef struct {
+    int stride;
+    int pad_t, pad_l, pad_b, pad_r;
+} kc_conv_params;
+kc_status kc_op_conv2d(const kc_exec *ex, const float *x, int64_t N, int64_t H, int64_t W, int64_t Cin,
+                       const kc_tensor *w, const kc_tensor *b, const kc_conv_params *p, float *y, int64_t *Ho,
+                       int64_t *Wo, int accumulate, kc_arena *scratch, kc_err *err);
+
+/* ---- attention --------------------------------------------------------------------------- */
+
+/* Scaled dot-product attention without materialising the score matrix (online softmax, fp32).
+ * Element (b, t, h, d) of q is q[b*q_bs + t*q_ts + h*D + d]; same for k, v (with head index
+ * h_kv = h / (NH/NKV): multi-query attention) and o. Masks:
+ *   causal == 0: every query sees every key;
+ *   causal == 1: query i sees keys j <= i, and if pad != NULL, with P = pad[b] left-padding
+ *     positions: a query row i >= P sees keys j in [P, i]; a padding row i < P sees ALL keys
+ *     (ChatGLM's exact behaviour on padded rows, kolors-model.md §3.5). */
+typedef struct {
+    const float *q, *k, *v;
+    float *o;
+    int64_t N, Tq, Tk, NH, NKV, D;
+    int64_t q_bs, q_ts, k_bs, k_ts, v_bs, v_ts, o_bs, o_ts;
+    float scale;
+    int causal;
+    const int32_t *pad; /* [N] or NULL */
+} kc_attn_args;
+kc_status kc_op_attention(const kc_exec *ex, const kc_attn_args *a, kc_err *err);
+
+/* ---- normalisation ----------------------------------------------------------------------- */
+
+/* GroupNorm over channels-last x [N, S, C] (S = H*W), G contiguous channel groups, biased
+ * variance, per-channel affine; optional fused SiLU. y may alias x. */
+kc_status kc_op_group_norm(const kc_exec *ex, const float *x, float *y, int64_t N, int64_t S, int64_t C, int64_t G,
+                           float eps, const kc_tensor *gamma, const kc_tensor *beta, int silu, kc_err *err);
+/* LayerNorm over the last dim D of x [M, D]; gamma/beta [D] (beta may be NULL). y may alias x. */
+kc_status kc_op_layer_norm(const kc_exec *ex, const float *x, float *y, int64_t M, int64_t D, float eps,
+                           const kc_tensor *gamma, const kc_tensor *beta, kc_err *err);
+/* RMSNorm: y = x / sqrt(mean(x²) + eps) · gamma over the last dim. y may alias x. */
+kc_status kc_op_rms_norm(const kc_exec *ex, const float *x, float *y, int64_t M, int64_t D, float eps,
+                         const kc_tensor *gamma, kc_err *err);
+
+/* ---- elementwise ------------------------------------------------------------------------- */
+
+void kc_op_silu(const kc_exec *ex, float *y, const float *x, int64_t n);          /* y may alias x */
+void kc_op_add(const kc_exec *ex, float *y, const float *a, const float *b, int64_t n); /* y = a + b */
+/* GEGLU: p [M, 2F] = [value | gate] -> y [M, F] = value · GELU_erf(gate). */
+void kc_op_geglu(const kc_exec *ex, float *y, const float *p, int64_t M, int64_t F);
+/* SwiGLU: p [M, 2F] = [gate | value] -> y [M, F] = SiLU(gate) · value. */
+void kc_op_swiglu(const kc_exec *ex, float *y, const float *p, int64_t M, int64_t F);
+
+/* ---- layout ------------------------------------------------------------------------------ */
+
+void kc_nchw_to_nhwc(float *dst, const float *src, int64_t N, int64_t C, int64_t H, int64_t W);
+void kc_nhwc_to_nchw(float *dst, const float *src, int64_t N, int64_t C, int64_t H, int64_t W);
+/* Nearest-neighbour resize, channels-last: out[y][x] = in[floor(y*H/Ho)][floor(x*W/Wo)]. */
+void kc_op_upsample_nearest(const kc_exec *ex, float *y, const float *x, int64_t N, int64_t H, int64_t W, int64_t C,
+                            int64_t Ho, int64_t Wo);
+/* Channel concat, channels-last: y [N,S,Ca+Cb] = [a [N,S,Ca] | b [N,S,Cb]]. */
+void kc_op_concat_channels(const kc_exec *ex, float *y, const float *a, int64_t Ca, const float *b, int64_t Cb,
+                           int64_t N, int64_t S);
+
+/* Reads element i of a float-dtype tensor as f32 (for small vectors: biases, norm scales). */
+float kc_tensor_get_f32(const kc_tensor *t, int64_t i);
+/* Converts a whole float-dtype tensor view to f32 into dst (numel floats). */
+void kc_tensor_to_f32(const kc_tensor *t, float *dst);
+
+#endif

@@ -1,0 +1,35 @@
+/* cli.h — shared helpers of the `kolors` command-line tool (a thin client of kolors.h).
+ * Each subcommand lives in its own cmd_<name>.c and is listed in main.c. */
+#ifndef KOLORS_CLI_H
+#define KOLORS_CLI_H
+
+#include <stdio.h>
+
+#include "kolors.h"
+
+/* Subcommand entry: argv[0] is the subcommand name. Returns the process exit code. */
+typedef int (*cli_cmd_fn)(int argc, char **argv);
+
+int cmd_info(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
+int cmd_encode(int argc, char **argv);
+int cmd_run(int argc, char **argv);        /* dispatches unet / vae-decode / vae-encode */
+int cmd_run_unet(int argc, char **argv);
+int cmd_run_vae(int argc, char **argv);    /* argv[0] = "vae-decode" or "vae-encode" */
+int cmd_noise(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
+
+/* Prints "kolors <cmd>: <message>" to stderr and returns 1. */
+int cli_fail(const char *cmd, const kolors_error *e);
+int cli_failf(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Parses a non-negative integer / a float flag value; prints an error naming the flag on failure. */
+int cli_parse_int(const char *cmd, const char *flag, const char *s, long long lo, long long hi, long long *out);
+int cli_parse_float(const char *cmd, const char *flag, const char *s, double lo, double hi, double *out);
+/* Returns argv[i+1] for a flag that takes a value, or NULL after printing an error. */
+const char *cli_value(const char *cmd, int argc, char **argv, int *i);
+/* Log callback for the library: prints to stderr. user = (int*) verbosity. */
+void cli_log(int level, const char *msg, void *user);
+/* Model folder: the -m value, or the embedded demo model when NULL. */
+const char *cli_model_dir(const char *given);
+
+#endif

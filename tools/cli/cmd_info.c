@@ -1,0 +1,7 @@
+/* cmd_info.c — PENDING: implemented by its issue. */
+#include "cli.h"
+
+int cmd_info(int argc, char **argv) {
+    (void)argc;
+    return cli_failf(argv[0], "this command is not implemented yet");
+}
