@@ -58,6 +58,7 @@ fail:
 
 void kolors_model_free(kolors_model *m) {
     if (!m) return;
+    kc_api_tokenizer_free(m);
     kc_api_text_free(m);
     kc_api_unet_free(m);
     kc_api_vae_free(m);

@@ -1,4 +1,4 @@
-/* api_generate.c — PENDING (issue #5): RNG and the text-to-image pipeline. */
+/* api_generate.c — PENDING (issue #5): the text-to-image pipeline. */
 #include <string.h>
 
 #include "api/model_internal.h"
@@ -8,7 +8,6 @@ static int pending(kolors_error *e, const char *what) {
     kc_fail(&err, KC_ERR_UNSUPPORTED, "%s is not implemented yet", what);
     return kc_api_err(e, &err);
 }
-int kolors_randn(uint64_t seed, int64_t n, float *out, kolors_error *err) { (void)seed; (void)n; (void)out; return pending(err, "randn"); }
 void kolors_gen_params_default(kolors_gen_params *g) {
     memset(g, 0, sizeof *g);
     g->width = g->height = 1024;

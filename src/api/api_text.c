@@ -1,4 +1,4 @@
-/* api_text.c — PENDING (issue #3): tokenizer and ChatGLM3 encoder entry points. */
+/* api_text.c — PENDING (issue #3): ChatGLM3 encoder entry points. */
 #include "api/model_internal.h"
 
 static int pending(kolors_error *e, const char *what) {
@@ -8,12 +8,6 @@ static int pending(kolors_error *e, const char *what) {
 }
 void kc_api_text_free(kolors_model *m) { (void)m; }
 void kolors_model_release_text_encoder(kolors_model *m) { (void)m; }
-int kolors_tokenize(kolors_model *m, const char *prompt, size_t len, int max_length, kolors_tokens *out, kolors_error *err) {
-    (void)m; (void)prompt; (void)len; (void)max_length; (void)out; return pending(err, "tokenize");
-}
-int kolors_detokenize(kolors_model *m, const int32_t *ids, int n, char **text, kolors_error *err) {
-    (void)m; (void)ids; (void)n; (void)text; return pending(err, "detokenize");
-}
 int kolors_text_hidden_size(kolors_model *m, int *hidden, kolors_error *err) { (void)m; (void)hidden; return pending(err, "text encoder"); }
 int kolors_encode(kolors_model *m, int n, const char *const *prompts, float *pe, float *pooled, kolors_error *err) {
     (void)m; (void)n; (void)prompts; (void)pe; (void)pooled; return pending(err, "encode");

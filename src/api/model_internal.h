@@ -22,7 +22,7 @@ struct kolors_model {
     kc_exec ex;
     kolors_tap_fn tap;
     void *tap_user;
-    struct kc_tokenizer *tok;   /* api_text.c */
+    struct kc_tokenizer *tok;   /* api_tokenizer.c */
     struct kc_chatglm *glm;     /* api_text.c */
     struct kc_unet *unet;       /* api_unet.c */
     struct kc_vae *vae;         /* api_vae.c */
@@ -37,6 +37,7 @@ kc_status kc_api_chatglm(kolors_model *m, struct kc_chatglm **out, kc_err *err);
 kc_status kc_api_unet(kolors_model *m, struct kc_unet **out, kc_err *err);
 kc_status kc_api_vae(kolors_model *m, struct kc_vae **out, kc_err *err);
 /* Frees whatever components are loaded (each api file frees its own). */
+void kc_api_tokenizer_free(kolors_model *m);
 void kc_api_text_free(kolors_model *m);
 void kc_api_unet_free(kolors_model *m);
 void kc_api_vae_free(kolors_model *m);
