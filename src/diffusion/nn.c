@@ -1,0 +1,149 @@
+/* nn.c — see nn.h. Mirrors diffusers ResnetBlock2D / Downsample2D / Upsample2D. */
+#include "diffusion/nn.h"
+
+#include <stdio.h>
+#include <string.h>
+
+kc_status kc_layer_bind(kc_layer *l, const kc_weights *ws, const char *prefix, int ndim, const int64_t *shape,
+                        int has_bias, kc_err *err) {
+    memset(l, 0, sizeof *l);
+    kc_status s = kc_weights_bindf(ws, &l->weight, err, ndim, shape, "%s.weight", prefix);
+    if (s || !has_bias) return s;
+    return kc_weights_bindf(ws, &l->bias, err, 1, shape, "%s.bias", prefix);
+}
+
+kc_status kc_conv_bind(kc_layer *l, const kc_weights *ws, const char *prefix, int64_t cout, int64_t cin, int64_t k,
+                       kc_err *err) {
+    int64_t shape[4] = {cout, cin, k, k};
+    return kc_layer_bind(l, ws, prefix, 4, shape, 1, err);
+}
+
+kc_status kc_linear_bind(kc_layer *l, const kc_weights *ws, const char *prefix, int64_t out, int64_t in, int has_bias,
+                         kc_err *err) {
+    int64_t shape[2] = {out, in};
+    return kc_layer_bind(l, ws, prefix, 2, shape, has_bias, err);
+}
+
+kc_status kc_norm_bind(kc_norm *n, const kc_weights *ws, const char *prefix, int64_t C, kc_err *err) {
+    kc_status s = kc_weights_bindf(ws, &n->weight, err, 1, &C, "%s.weight", prefix);
+    if (s) return s;
+    return kc_weights_bindf(ws, &n->bias, err, 1, &C, "%s.bias", prefix);
+}
+
+kc_status kc_conv_same(const kc_exec *ex, const kc_layer *l, const float *x, int64_t N, int64_t H, int64_t W,
+                       int64_t Cin, float *y, int accumulate, kc_arena *scratch, kc_err *err) {
+    int pad = (int)(l->weight.shape[2] / 2);
+    kc_conv_params p = {1, pad, pad, pad, pad};
+    return kc_op_conv2d(ex, x, N, H, W, Cin, &l->weight, kc_layer_bias(l), &p, y, NULL, NULL, accumulate, scratch, err);
+}
+
+kc_status kc_resnet_bind(kc_resnet *r, const kc_weights *ws, const char *prefix, int64_t cin, int64_t cout,
+                         int64_t temb_dim, int64_t groups, float eps, kc_err *err) {
+    char p[512];
+    kc_status s;
+    memset(r, 0, sizeof *r);
+    r->cin = cin;
+    r->cout = cout;
+    r->temb_dim = temb_dim;
+    r->groups = groups;
+    r->eps = eps;
+    r->has_shortcut = cin != cout;
+    snprintf(p, sizeof p, "%s.norm1", prefix);
+    if ((s = kc_norm_bind(&r->norm1, ws, p, cin, err))) return s;
+    snprintf(p, sizeof p, "%s.conv1", prefix);
+    if ((s = kc_conv_bind(&r->conv1, ws, p, cout, cin, 3, err))) return s;
+    if (temb_dim > 0) {
+        snprintf(p, sizeof p, "%s.time_emb_proj", prefix);
+        if ((s = kc_linear_bind(&r->time_emb_proj, ws, p, cout, temb_dim, 1, err))) return s;
+    }
+    snprintf(p, sizeof p, "%s.norm2", prefix);
+    if ((s = kc_norm_bind(&r->norm2, ws, p, cout, err))) return s;
+    snprintf(p, sizeof p, "%s.conv2", prefix);
+    if ((s = kc_conv_bind(&r->conv2, ws, p, cout, cout, 3, err))) return s;
+    if (r->has_shortcut) {
+        snprintf(p, sizeof p, "%s.conv_shortcut", prefix);
+        if ((s = kc_conv_bind(&r->conv_shortcut, ws, p, cout, cin, 1, err))) return s;
+    }
+    return KC_OK;
+}
+
+int64_t kc_resnet_scratch_floats(const kc_resnet *r, int64_t N, int64_t S) {
+    /* normalised input [N,S,Cin] + hidden [N,S,Cout] + temb projection [N,Cout]. Conv scratch
+     * (im2col) comes after these in the same arena; callers size it separately. */
+    return N * S * r->cin + N * S * r->cout + N * r->cout + 64;
+}
+
+kc_status kc_resnet_forward(const kc_exec *ex, const kc_resnet *r, const float *x, int64_t N, int64_t H, int64_t W,
+                            const float *temb_silu, float *out, kc_arena *scratch, kc_err *err) {
+    const int64_t S = H * W, cin = r->cin, cout = r->cout;
+    size_t mark = kc_arena_mark(scratch);
+    kc_status s = KC_OK;
+    float *t = kc_arena_floats(scratch, (size_t)(N * S * cin), err);
+    float *h = kc_arena_floats(scratch, (size_t)(N * S * cout), err);
+    if (!t || !h) { s = KC_ERR_NOMEM; goto done; }
+
+    if ((s = kc_op_group_norm(ex, x, t, N, S, cin, r->groups, r->eps, &r->norm1.weight, &r->norm1.bias, 1, err))) goto done;
+    if ((s = kc_conv_same(ex, &r->conv1, t, N, H, W, cin, h, 0, scratch, err))) goto done;
+    if (r->temb_dim > 0) {
+        float *tp = kc_arena_floats(scratch, (size_t)(N * cout), err);
+        if (!tp) { s = KC_ERR_NOMEM; goto done; }
+        if ((s = kc_op_linear(ex, temb_silu, N, r->temb_dim, &r->time_emb_proj.weight, kc_layer_bias(&r->time_emb_proj),
+                              tp, 0, err)))
+            goto done;
+        for (int64_t n = 0; n < N; n++)
+            for (int64_t i = 0; i < S; i++) {
+                float *hp = h + (n * S + i) * cout;
+                const float *b = tp + n * cout;
+                for (int64_t c = 0; c < cout; c++) hp[c] += b[c];
+            }
+    }
+    if ((s = kc_op_group_norm(ex, h, h, N, S, cout, r->groups, r->eps, &r->norm2.weight, &r->norm2.bias, 1, err))) goto done;
+    if ((s = kc_conv_same(ex, &r->conv2, h, N, H, W, cout, out, 0, scratch, err))) goto done;
+    if (r->has_shortcut) {
+        s = kc_op_linear(ex, x, N * S, cin, &r->conv_shortcut.weight, kc_layer_bias(&r->conv_shortcut), out, 1, err);
+    } else {
+        kc_op_add(ex, out, out, x, N * S * cout);
+    }
+done:
+    kc_arena_rewind(scratch, mark);
+    return s;
+}
+
+kc_status kc_downsample_bind(kc_downsample *d, const kc_weights *ws, const char *prefix, int64_t C, int vae_padding,
+                             kc_err *err) {
+    char p[512];
+    snprintf(p, sizeof p, "%s.conv", prefix);
+    d->C = C;
+    d->vae_padding = vae_padding;
+    return kc_conv_bind(&d->conv, ws, p, C, C, 3, err);
+}
+
+void kc_downsample_out_size(const kc_downsample *d, int64_t H, int64_t W, int64_t *Ho, int64_t *Wo) {
+    if (d->vae_padding) { *Ho = (H + 1 - 3) / 2 + 1; *Wo = (W + 1 - 3) / 2 + 1; }
+    else { *Ho = (H + 2 - 3) / 2 + 1; *Wo = (W + 2 - 3) / 2 + 1; }
+}
+
+kc_status kc_downsample_forward(const kc_exec *ex, const kc_downsample *d, const float *x, int64_t N, int64_t H,
+                                int64_t W, float *y, kc_arena *scratch, kc_err *err) {
+    kc_conv_params p = d->vae_padding ? (kc_conv_params){2, 0, 0, 1, 1} : (kc_conv_params){2, 1, 1, 1, 1};
+    return kc_op_conv2d(ex, x, N, H, W, d->C, &d->conv.weight, kc_layer_bias(&d->conv), &p, y, NULL, NULL, 0, scratch,
+                        err);
+}
+
+kc_status kc_upsample_bind(kc_upsample *u, const kc_weights *ws, const char *prefix, int64_t C, kc_err *err) {
+    char p[512];
+    snprintf(p, sizeof p, "%s.conv", prefix);
+    u->C = C;
+    return kc_conv_bind(&u->conv, ws, p, C, C, 3, err);
+}
+
+kc_status kc_upsample_forward(const kc_exec *ex, const kc_upsample *u, const float *x, int64_t N, int64_t H,
+                              int64_t W, int64_t Ho, int64_t Wo, float *y, kc_arena *scratch, kc_err *err) {
+    size_t mark = kc_arena_mark(scratch);
+    float *t = kc_arena_floats(scratch, (size_t)(N * Ho * Wo * u->C), err);
+    if (!t) return KC_ERR_NOMEM;
+    kc_op_upsample_nearest(ex, t, x, N, H, W, u->C, Ho, Wo);
+    kc_status s = kc_conv_same(ex, &u->conv, t, N, Ho, Wo, u->C, y, 0, scratch, err);
+    kc_arena_rewind(scratch, mark);
+    return s;
+}
