@@ -72,6 +72,13 @@ typedef struct {
 } kc_attn_args;
 kc_status kc_op_attention(const kc_exec *ex, const kc_attn_args *a, kc_err *err);
 
+/* Rotary position embedding in place, GPT-J-style interleaved pairs (x[2i], x[2i+1]) on the
+ * first `rot` dims of every head; dims rot..D-1 pass through (ChatGLM2/3, kolors-model.md §3.3).
+ * Row m (at x + m*row_stride) holds NH heads of D dims and has position pos[m];
+ * θ_i = base^(-2i/rot), angle pos·θ_i, all fp32. */
+kc_status kc_op_rope_interleaved(const kc_exec *ex, float *x, int64_t M, int64_t row_stride, int64_t NH, int64_t D,
+                                 int64_t rot, const int32_t *pos, float base, kc_err *err);
+
 /* ---- normalisation ----------------------------------------------------------------------- */
 
 /* GroupNorm over channels-last x [N, S, C] (S = H*W), G contiguous channel groups, biased
