@@ -1,6 +1,7 @@
 /* weights.c — see weights.h. */
 #include "io/weights.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -164,7 +165,7 @@ static kc_status add_torchzip(kc_weights *ws, const char *path, kc_err *err) {
 kc_status kc_weights_add_file(kc_weights *ws, const char *path, kc_err *err) {
     unsigned char magic[4] = {0};
     FILE *f = fopen(path, "rb");
-    if (!f) return kc_fail(err, KC_ERR_IO, "%s: cannot open", path);
+    if (!f) return kc_fail(err, KC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     size_t got = fread(magic, 1, 4, f);
     fclose(f);
     if (got == 4 && magic[0] == 'P' && magic[1] == 'K' && magic[2] == 3 && magic[3] == 4)
@@ -183,11 +184,10 @@ kc_status kc_weights_add_index(kc_weights *ws, const char *index_path, kc_err *e
     cJSON *root = NULL;
     kc_status s = kc_json_load(index_path, &root, err);
     if (s) return s;
-    char *dir = strdup(index_path);
+    /* Shards live next to the index: "<dir>/" prefix, "." when the index has no folder part. */
+    const char *slash = strrchr(index_path, '/');
+    char *dir = slash ? strndup(index_path, slash == index_path ? 1 : (size_t)(slash - index_path)) : strdup(".");
     if (!dir) { cJSON_Delete(root); return kc_fail(err, KC_ERR_NOMEM, "out of memory"); }
-    char *slash = strrchr(dir, '/');
-    if (slash) *slash = '\0';
-    else strcpy(dir, ".");
     const cJSON *wm = cJSON_GetObjectItemCaseSensitive(root, "weight_map");
     const char **shards = NULL;
     int nshards = 0;
@@ -197,6 +197,10 @@ kc_status kc_weights_add_index(kc_weights *ws, const char *index_path, kc_err *e
     }
     const cJSON *it;
     int cnt = cJSON_GetArraySize(wm);
+    if (cnt == 0) {
+        s = kc_fail(err, KC_ERR_FORMAT, "%s: \"weight_map\" is empty", index_path);
+        goto done;
+    }
     shards = calloc((size_t)cnt + 1, sizeof *shards);
     if (!shards) { s = kc_fail(err, KC_ERR_NOMEM, "out of memory"); goto done; }
     cJSON_ArrayForEach(it, wm) {
@@ -245,46 +249,100 @@ done:
     return s;
 }
 
+/* Candidate weight files of a component folder, in order of preference. */
+#define MAX_CAND 48
+typedef struct {
+    char name[MAX_CAND][320];
+    unsigned char is_var[MAX_CAND], is_index[MAX_CAND];
+    int n;
+} cand_list;
+
+static void cand_add(cand_list *c, int is_var, int is_index, const char *a, const char *b, const char *d) {
+    if (c->n >= MAX_CAND) return;
+    int len = snprintf(c->name[c->n], sizeof c->name[0], "%s%s%s", a, b, d);
+    if (len < 0 || (size_t)len >= sizeof c->name[0]) return; /* absurdly long base: skip, never truncate */
+    for (int i = 0; i < c->n; i++)
+        if (strcmp(c->name[i], c->name[c->n]) == 0) return;
+    c->is_var[c->n] = (unsigned char)is_var;
+    c->is_index[c->n] = (unsigned char)is_index;
+    c->n++;
+}
+
+/* Variant names become part of file names: keep them to [A-Za-z0-9_-]. */
+static int plain_token(const char *v) {
+    if (!v[0] || strlen(v) > 64) return 0;
+    for (const char *p = v; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_' ||
+              *p == '-'))
+            return 0;
+    return 1;
+}
+
+static void add_variant(cand_list *c, const char *base, const char *v) {
+    char dv[80], iv[96];
+    snprintf(dv, sizeof dv, ".%s.safetensors", v);
+    snprintf(iv, sizeof iv, ".safetensors.index.%s.json", v); /* diffusers' _add_variant spelling */
+    cand_add(c, 1, 0, base, dv, "");
+    cand_add(c, 1, 1, base, iv, "");
+    cand_add(c, 1, 1, base, dv, ".index.json");
+}
+
 kc_status kc_weights_open_dir(const char *dir, const char *const *bases, int nbases, const char *variant,
                               kc_weights **out, int *used_variant, kc_err *err) {
     *out = NULL;
     if (used_variant) *used_variant = 0;
     if (!kc_dir_exists(dir)) return kc_fail(err, KC_ERR_IO, "%s: folder not found", dir);
-    /* Candidate file names, in order of preference; the variant (if any) first. */
-    char cand[16][256];
-    int is_var[16], is_index[16], nc = 0;
-    for (int pass = 0; pass < 2; pass++) {
-        const char *v = pass == 0 ? variant : NULL;
-        if (pass == 0 && !variant) continue;
-        for (int b = 0; b < nbases && nc < 12; b++) {
-            if (v) {
-                snprintf(cand[nc], 256, "%s.%s.safetensors", bases[b], v); is_var[nc] = 1; is_index[nc++] = 0;
-                snprintf(cand[nc], 256, "%s.safetensors.index.%s.json", bases[b], v); is_var[nc] = 1; is_index[nc++] = 1;
-                snprintf(cand[nc], 256, "%s.%s.safetensors.index.json", bases[b], v); is_var[nc] = 1; is_index[nc++] = 1;
-            } else {
-                snprintf(cand[nc], 256, "%s.safetensors", bases[b]); is_var[nc] = 0; is_index[nc++] = 0;
-                snprintf(cand[nc], 256, "%s.safetensors.index.json", bases[b]); is_var[nc] = 0; is_index[nc++] = 1;
-            }
-        }
+    if (variant && !plain_token(variant))
+        return kc_fail(err, KC_ERR_ARG, "weights variant \"%s\" must be a short name of letters, digits, '_' or '-'",
+                       variant);
+    for (int b = 0; b < nbases; b++)
+        if (!bases[b] || !plain_token(bases[b]))
+            return kc_fail(err, KC_ERR_INTERNAL, "%s: weights base name %d is not a plain file stem", dir, b);
+    /* Order: the requested variant; the plain safetensors (single, then sharded); when no variant
+     * was requested, an fp16 variant as the last safetensors resort (a folder that ships only
+     * fp16 weights is still loadable); then PyTorch .bin files (single-file index first). */
+    cand_list *c = calloc(1, sizeof *c);
+    if (!c) return kc_fail(err, KC_ERR_NOMEM, "out of memory");
+    for (int b = 0; variant && b < nbases; b++) add_variant(c, bases[b], variant);
+    for (int b = 0; b < nbases; b++) {
+        cand_add(c, 0, 0, bases[b], ".safetensors", "");
+        cand_add(c, 0, 1, bases[b], ".safetensors.index.json", "");
     }
-    if (nc < 15) { snprintf(cand[nc], 256, "pytorch_model.bin.index.json"); is_var[nc] = 0; is_index[nc++] = 1; }
-    if (nc < 16) { snprintf(cand[nc], 256, "pytorch_model.bin"); is_var[nc] = 0; is_index[nc++] = 0; }
-    for (int i = 0; i < nc; i++) {
-        char *p = join(dir, cand[i]);
-        if (!p) return kc_fail(err, KC_ERR_NOMEM, "out of memory");
+    for (int b = 0; !variant && b < nbases; b++) add_variant(c, bases[b], "fp16");
+    for (int b = 0; b < nbases; b++) {
+        cand_add(c, 0, 1, bases[b], ".bin.index.json", "");
+        cand_add(c, 0, 0, bases[b], ".bin", "");
+    }
+    cand_add(c, 0, 1, "pytorch_model", ".bin.index.json", "");
+    cand_add(c, 0, 0, "pytorch_model", ".bin", "");
+    kc_status s = KC_OK;
+    for (int i = 0; i < c->n; i++) {
+        char *p = join(dir, c->name[i]);
+        if (!p) { s = kc_fail(err, KC_ERR_NOMEM, "out of memory"); goto done; }
         if (!kc_file_exists(p)) { free(p); continue; }
         kc_weights *ws;
-        kc_status s = kc_weights_new(&ws, err);
-        if (!s) s = is_index[i] ? kc_weights_add_index(ws, p, err) : kc_weights_add_file(ws, p, err);
+        s = kc_weights_new(&ws, err);
+        if (!s) s = c->is_index[i] ? kc_weights_add_index(ws, p, err) : kc_weights_add_file(ws, p, err);
         free(p);
-        if (s) { kc_weights_free(ws); return s; }
+        if (s) { kc_weights_free(ws); goto done; }
         *out = ws;
-        if (used_variant) *used_variant = is_var[i];
-        return KC_OK;
+        if (used_variant) *used_variant = c->is_var[i];
+        goto done;
     }
-    return kc_fail(err, KC_ERR_IO, "%s: no weights file found (looked for %s.safetensors%s%s%s, sharded indexes and pytorch_model.bin)",
-                   dir, nbases ? bases[0] : "model", variant ? ", " : "", variant ? variant : "",
-                   variant ? " variant" : "");
+    {
+        char tried[1024];
+        size_t k = 0;
+        tried[0] = '\0';
+        for (int i = 0; i < c->n && k + 4 < sizeof tried; i++) {
+            int w = snprintf(tried + k, sizeof tried - k, "%s%s", i ? ", " : "", c->name[i]);
+            if (w < 0 || (size_t)w >= sizeof tried - k) break;
+            k += (size_t)w;
+        }
+        s = kc_fail(err, KC_ERR_IO, "%s: no weights file found (looked for %s)", dir, tried);
+    }
+done:
+    free(c);
+    return s;
 }
 
 int64_t kc_weights_count(const kc_weights *ws) { return ws->n; }
