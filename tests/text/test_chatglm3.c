@@ -2,6 +2,7 @@
  * goldens of tiny-kolors-a (testdata/README.md §3), in both checkpoint layouts; batching; the
  * kolors-model.md §9 invariants; the expected-tensor list vs the real checkpoint's 200 names;
  * config refusals and shape errors. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -187,6 +188,54 @@ static void check_unpadded(const kc_exec *ex, const kc_chatglm *g, const prompt_
     free(part.hs);
 }
 
+/* §9: RoPE θ_i = 10000^(-2i/64); at position 255 pair 0 turns by 255 rad and pair 31 by
+ * 0.0340053 rad; dims 64..127 of each head pass through; pairs are interleaved (2i, 2i+1). */
+static void check_rope(const kc_exec *ex) {
+    enum { NH = 2, D = 128 };
+    float x[2][NH * D];
+    int32_t pos[2] = {255, 0};
+    for (int r = 0; r < 2; r++)
+        for (int i = 0; i < NH * D; i++) x[r][i] = (i % 2 == 0) ? 1.0f : 0.5f; /* pairs (1, 0.5) */
+    kc_err err = {0};
+    KC_CHECK(kc_op_rope_interleaved(ex, &x[0][0], 2, NH * D, NH, D, D / 2, pos, 10000.0f, &err) == KC_OK, "%s", err.msg);
+    int bad = 0;
+    for (int h = 0; h < NH; h++)
+        for (int i = 0; i < D / 2; i++) {
+            const float *v = &x[0][h * D + 2 * i];
+            if (2 * i >= D / 2) { bad += v[0] != 1.0f || v[1] != 0.5f; continue; } /* pass-through half */
+            double th = pow(10000.0, -2.0 * i / 64.0), a = 255.0 * th;
+            if (i == 31) KC_CHECK(fabs(a - 0.0340053) < 1e-6, "pair 31 angle %.7f", a);
+            double e0 = cos(a) - 0.5 * sin(a), e1 = 0.5 * cos(a) + sin(a);
+            /* fp32 angle: 255·θ carries ~255·6e-8 rad of rounding */
+            bad += fabs(v[0] - e0) > 3e-5 || fabs(v[1] - e1) > 3e-5;
+        }
+    KC_CHECK(bad == 0, "rope at position 255: %d values off", bad);
+    for (int i = 0; i < NH * D; i++) bad += x[1][i] != ((i % 2 == 0) ? 1.0f : 0.5f);
+    KC_CHECK(bad == 0, "rope at position 0 is not the identity");
+}
+
+/* Prefix-less names (a bare ChatGLMModel state dict, §1.7.1) bind and give the same result. */
+static void check_bare_names(const kc_exec *ex, const kc_chatglm *g, const kc_safetensors *st, const prompt_in *p) {
+    kc_weights *bare = NULL;
+    kc_err err = {0};
+    KC_CHECK(kc_weights_new(&bare, &err) == KC_OK, "%s", err.msg);
+    const char *pre = "transformer.";
+    for (int64_t i = 0; i < kc_weights_count(g->ws); i++) {
+        const kc_weight_entry *e = kc_weights_entry(g->ws, i);
+        const char *nm = strncmp(e->name, pre, strlen(pre)) ? e->name : e->name + strlen(pre);
+        KC_CHECK(kc_weights_add_entry(bare, nm, &e->t, e->file, &err) == KC_OK, "%s", err.msg);
+    }
+    kc_chatglm b;
+    KC_CHECK(kc_chatglm_bind(&b, &g->cfg, bare, &err) == KC_OK && !strcmp(b.prefix, ""), "bare bind: %s", err.msg);
+    float *pooled = malloc((size_t)g->cfg.hidden * sizeof(float));
+    kc_chatglm_output out = {NULL, pooled, NULL, NULL, NULL, NULL};
+    KC_CHECK(run(ex, &b, 1, T_TOK, p->ids, p->mask, p->pos, &out, &err) == KC_OK, "%s", err.msg);
+    cmp_golden(st, "bare names", 1, "pooled_prompt_embeds", pooled, g->cfg.hidden);
+    free(pooled);
+    kc_chatglm_free(&b);
+    kc_weights_free(bare);
+}
+
 static void check_expected_list(const kc_chatglm_config *tiny) {
     const char *path = kc_test_data("real_layout/kolors_real_layout.json");
     kc_test_require_file(path);
@@ -340,6 +389,8 @@ int main(void) {
     check_goldens("diffusers", &ex, g, &st, pin);
     check_batch(&ex, g, pin);
     check_unpadded(&ex, g, &pin[0]);
+    check_bare_names(&ex, g, &st, &pin[1]);
+    check_rope(&ex);
     check_expected_list(&g->cfg);
     check_bad_configs(cfg_path);
     check_bad_shapes(&g->cfg, g->ws);
