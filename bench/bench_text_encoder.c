@@ -120,7 +120,7 @@ static int run(kc_chatglm_config cfg, kc_dtype dt, int64_t N, int64_t T, int thr
 int main(int argc, char **argv) {
     long layers = 2, threads = 1, batch = 2, tokens = 256, vocab = 4096;
     const char *dtype = "both", *precision = "fp32";
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) { /* every option takes a value */
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) { fprintf(stderr, "bench: %s needs a value\n", a); return 2; }
         if (!strcmp(a, "--layers")) layers = atol(v);
@@ -131,7 +131,6 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--dtype")) dtype = v;
         else if (!strcmp(a, "--precision")) precision = v;
         else { fprintf(stderr, "bench: unknown option %s\n", a); return 2; }
-        i++;
     }
     if (layers < 1 || layers > 28 || threads < 1 || batch < 1 || batch > 64 || tokens < 2 || tokens > 4096 || vocab < 64 ||
         vocab > 65024) {
