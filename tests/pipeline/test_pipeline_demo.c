@@ -1,0 +1,153 @@
+/* test_pipeline_demo.c — kolors_generate on the embedded demo model (models/demo, written by
+ * tools/mkdemo; needs nothing outside the repository): every sampler runs, a seed is
+ * deterministic and another seed differs, img2img and guidance 1 run; and every invalid request
+ * is refused with a message naming the parameter before any work starts (no pipeline tap fires). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "kolors.h"
+
+static int g_tap_calls;
+static void on_tap(const char *name, const float *data, int ndim, const int64_t *shape, void *user) {
+    (void)data, (void)ndim, (void)shape, (void)user;
+    if (!strncmp(name, "pipeline.", 9)) g_tap_calls++;
+}
+
+static const char *demo_dir(void) {
+    static char buf[4096];
+    const char *src = getenv("KOLORS_SOURCE_DIR");
+    snprintf(buf, sizeof buf, "%s/models/demo", src && *src ? src : ".");
+    return buf;
+}
+
+static void small(kolors_gen_params *g) {
+    kolors_gen_params_default(g);
+    g->prompt = "a red apple on a wooden table";
+    g->width = 64;
+    g->height = 64;
+    g->steps = 3;
+    g->seed = 11;
+}
+
+/* Expects refusal with KOLORS_ERR_ARG, a message containing `needle`, and no work done. */
+static void expect_refused(kolors_model *m, const kolors_gen_params *g, const char *needle, const char *what) {
+    kolors_image img = {0};
+    kolors_error e = {0};
+    g_tap_calls = 0;
+    int rc = kolors_generate(m, g, &img, &e);
+    KC_CHECK(rc == KOLORS_ERR_ARG && strstr(e.message, needle) && g_tap_calls == 0 && !img.data,
+             "%s: expected KOLORS_ERR_ARG mentioning '%s' before any work; got rc %d, \"%s\", %d taps", what, needle,
+             rc, e.message, g_tap_calls);
+    if (rc == KOLORS_ERR_ARG) printf("ok   refused %-32s %s\n", what, e.message);
+    kolors_image_free(&img);
+}
+
+static int generate(kolors_model *m, const kolors_gen_params *g, kolors_image *img, const char *what) {
+    kolors_error e = {0};
+    int rc = kolors_generate(m, g, img, &e);
+    KC_CHECK(rc == 0, "%s: %s", what, e.message);
+    return rc;
+}
+
+static int distinct_values(const kolors_image *img) {
+    int seen[256] = {0}, n = 0;
+    for (int i = 0; i < img->width * img->height * 3; i++)
+        if (!seen[img->data[i]]++) n++;
+    return n;
+}
+
+int main(void) {
+    char idx[4200];
+    snprintf(idx, sizeof idx, "%s/model_index.json", demo_dir());
+    kc_test_require_file(idx);
+    kolors_params p;
+    kolors_params_default(&p);
+    p.model_dir = demo_dir();
+    p.n_threads = 2;
+    kolors_model *m = NULL;
+    kolors_error e = {0};
+    if (kolors_model_open(&p, &m, &e)) {
+        printf("FAIL: open %s: %s\n", p.model_dir, e.message);
+        return 1;
+    }
+    kolors_model_set_tap(m, on_tap, NULL);
+
+    /* ---- refusals ---- */
+    kolors_gen_params g;
+    float noise[4 * 8 * 8];
+    kc_fill_random(noise, 4 * 8 * 8, 3, 1.0f);
+    uint8_t pixels[64 * 64 * 3];
+    for (int i = 0; i < 64 * 64 * 3; i++) pixels[i] = (uint8_t)(i * 37);
+    kolors_image init = {64, 64, 3, pixels}, init_wrong = {72, 64, 3, pixels};
+    small(&g), g.width = 100;              expect_refused(m, &g, "multiples of 8", "width 100");
+    small(&g), g.height = 0;               expect_refused(m, &g, "multiples of 8", "height 0");
+    small(&g), g.width = 8;                expect_refused(m, &g, "outside", "width 8");
+    small(&g), g.height = 8192;            expect_refused(m, &g, "outside", "height 8192");
+    small(&g), g.steps = 0;                expect_refused(m, &g, "steps", "steps 0");
+    small(&g), g.steps = 5000;             expect_refused(m, &g, "steps", "steps 5000");
+    small(&g), g.cfg_scale = NAN;          expect_refused(m, &g, "cfg", "cfg NaN");
+    small(&g), g.cfg_scale = -1.0f;        expect_refused(m, &g, "cfg", "cfg -1");
+    small(&g), g.cfg_scale = 1000.0f;      expect_refused(m, &g, "cfg", "cfg 1000");
+    small(&g), g.sampler = "bogus";        expect_refused(m, &g, "bogus", "sampler bogus");
+    small(&g), g.scheduler = "bogus";      expect_refused(m, &g, "bogus", "scheduler bogus");
+    small(&g), g.sampler = "ddim", g.scheduler = "karras"; expect_refused(m, &g, "Karras", "ddim + karras");
+    small(&g), g.prompt = NULL;            expect_refused(m, &g, "prompt", "prompt NULL");
+    small(&g), g.init_image = &init, g.strength = 0.0f;  expect_refused(m, &g, "strength", "strength 0");
+    small(&g), g.init_image = &init, g.strength = 1.5f;  expect_refused(m, &g, "strength", "strength 1.5");
+    small(&g), g.init_image = &init, g.strength = 0.1f;  expect_refused(m, &g, "0 denoising steps", "strength 0.1 x 3 steps");
+    small(&g), g.init_image = &init_wrong; expect_refused(m, &g, "init image", "init image 72x64");
+    small(&g), g.init_image = &init, g.init_noise = noise; expect_refused(m, &g, "init_noise", "init_noise + init image");
+
+    /* ---- runs ---- */
+    kolors_image a = {0}, b = {0}, c = {0};
+    small(&g);
+    float lat_a[4 * 8 * 8], lat_b[4 * 8 * 8];
+    g.final_latents = lat_a;
+    if (!generate(m, &g, &a, "demo seed 11")) {
+        KC_CHECK(a.width == 64 && a.height == 64 && a.channels == 3, "image is %dx%dx%d", a.width, a.height, a.channels);
+        KC_CHECK(distinct_values(&a) > 16, "image has only %d distinct values", distinct_values(&a));
+        int finite = 1;
+        for (int i = 0; i < 4 * 8 * 8; i++) finite &= isfinite(lat_a[i]) != 0;
+        KC_CHECK(finite, "final latents are finite");
+    }
+    g.final_latents = lat_b;
+    if (!generate(m, &g, &b, "demo seed 11 again") && a.data)
+        KC_CHECK(!memcmp(a.data, b.data, 64 * 64 * 3) && !memcmp(lat_a, lat_b, sizeof lat_a),
+                 "the same seed gives the same image and latents");
+    small(&g), g.seed = 12;
+    if (!generate(m, &g, &c, "demo seed 12") && a.data)
+        KC_CHECK(memcmp(a.data, c.data, 64 * 64 * 3) != 0, "another seed gives another image");
+    kolors_image_free(&b);
+    kolors_image_free(&c);
+
+    static const char *samplers[][2] = {{"euler_a", "default"}, {"dpm++2m", "default"}, {"dpm++2m", "karras"},
+                                        {"unipc", "default"},   {"ddim", "default"},    {"euler", "karras"}};
+    for (size_t i = 0; i < sizeof samplers / sizeof *samplers; i++) {
+        small(&g), g.sampler = samplers[i][0], g.scheduler = samplers[i][1];
+        char what[64];
+        snprintf(what, sizeof what, "demo %s/%s", samplers[i][0], samplers[i][1]);
+        kolors_image x = {0};
+        if (!generate(m, &g, &x, what)) {
+            KC_CHECK(distinct_values(&x) > 16, "%s: image has only %d distinct values", what, distinct_values(&x));
+            printf("ok   %s\n", what);
+        }
+        kolors_image_free(&x);
+    }
+    small(&g), g.cfg_scale = 1.0f, g.negative_prompt = "ignored without guidance";
+    kolors_image x = {0};
+    generate(m, &g, &x, "demo cfg 1");
+    kolors_image_free(&x);
+    if (a.data) {
+        small(&g), g.init_image = &a, g.strength = 0.5f, g.steps = 4;
+        kolors_image i1 = {0}, i2 = {0};
+        if (!generate(m, &g, &i1, "demo img2img") && !generate(m, &g, &i2, "demo img2img again"))
+            KC_CHECK(!memcmp(i1.data, i2.data, 64 * 64 * 3), "img2img is deterministic for a seed");
+        kolors_image_free(&i1);
+        kolors_image_free(&i2);
+    }
+    kolors_image_free(&a);
+    kolors_model_free(m);
+    return kc_test_finish();
+}
