@@ -25,7 +25,7 @@ static void free_entries(kc_safetensors *st) {
     st->n = 0;
 }
 
-kc_status kc_st_parse(kc_safetensors *st, const unsigned char *data, uint64_t size, const char *path, kc_err *err) {
+static kc_status parse(kc_safetensors *st, const unsigned char *data, uint64_t size, const char *path, kc_err *err) {
     kc_status s = KC_OK;
     cJSON *root = NULL;
     kc_st_entry **by_off = NULL;
@@ -153,11 +153,17 @@ fail:
     return s;
 }
 
+/* A caller's buffer: st->map stays empty, so kc_st_close frees the index but unmaps nothing. */
+kc_status kc_st_parse(kc_safetensors *st, const unsigned char *data, uint64_t size, const char *path, kc_err *err) {
+    memset(st, 0, sizeof *st);
+    return parse(st, data, size, path, err);
+}
+
 kc_status kc_st_open(kc_safetensors *st, const char *path, kc_err *err) {
     memset(st, 0, sizeof *st);
     kc_status s = kc_mapfile_open(&st->map, path, err);
     if (s) return s;
-    s = kc_st_parse(st, st->map.data, st->map.size, path, err);
+    s = parse(st, st->map.data ? st->map.data : (const unsigned char *)"", st->map.size, path, err);
     if (s) kc_mapfile_close(&st->map);
     return s;
 }
