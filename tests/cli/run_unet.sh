@@ -103,7 +103,6 @@ bad() { # name, expected message fragment, cut args...
     $PY cut "$GOLD" "$TMP/bad.safetensors" c0 "$@"
     err=$("$CLI" run unet -m "$MODEL" --in "$TMP/bad.safetensors" -o "$TMP/bad_o.safetensors" 2>&1); rc=$?
     [ $rc -eq 1 ] && echo "$err" | grep -q -- "$frag" && [ ! -e "$TMP/bad_o.safetensors" ]
-    [ -n "${SHOW:-}" ] && echo "  $what: $err"
     check $? "$what refused with '$frag' ($err)"
 }
 bad "missing time_ids" "time_ids" drop=time_ids
