@@ -136,11 +136,15 @@ static uint64_t hash_bytes(const char *s, size_t n) {
 
 int kc_tokenizer_piece_id(const kc_tokenizer *t, const char *piece, size_t len) {
     if (len == 0 || len > (size_t)t->max_piece_len) return -1;
-    uint64_t mask = t->hash_cap - 1;
-    for (uint64_t h = hash_bytes(piece, len) & mask;; h = (h + 1) & mask) {
-        int32_t id = t->hash[h];
-        if (id < 0) return -1;
-        if (t->piece_len[id] == len && !memcmp(t->blob + t->piece_off[id], piece, len)) return id;
+    uint64_t mask = t->hash_cap - 1, hv = hash_bytes(piece, len);
+    uint32_t tag = (uint32_t)(hv >> 32);
+    for (uint64_t h = hv & mask;; h = (h + 1) & mask) {
+        const kc_tok_slot *sl = &t->hash[h];
+        if (sl->id < 0) return -1;
+        /* The tag (high hash bits) rejects almost every wrong slot without touching the blob:
+         * most lookups are for pairs that are not pieces. */
+        if (sl->tag == tag && t->piece_len[sl->id] == len && !memcmp(t->blob + t->piece_off[sl->id], piece, len))
+            return sl->id;
     }
 }
 
@@ -320,14 +324,14 @@ static kc_status build_tables(kc_tokenizer *t, const char *what, kc_err *err) {
     for (int id = 0; id < t->n_pieces; id++) {
         const char *s = t->blob + t->piece_off[id];
         size_t n = t->piece_len[id];
-        uint64_t h = hash_bytes(s, n) & mask;
-        while (t->hash[h] >= 0) {
-            int o = t->hash[h];
+        uint64_t hv = hash_bytes(s, n), h = hv & mask;
+        while (t->hash[h].id >= 0) {
+            int o = t->hash[h].id;
             if (t->piece_len[o] == n && !memcmp(t->blob + t->piece_off[o], s, n))
                 return kc_fail(err, KC_ERR_FORMAT, "%s: piece '%s' is defined twice (ids %d and %d)", what, s, o, id);
             h = (h + 1) & mask;
         }
-        t->hash[h] = id;
+        t->hash[h] = (kc_tok_slot){.id = id, .tag = (uint32_t)(hv >> 32)};
         if (t->type[id] == KC_PIECE_UNKNOWN) {
             if (t->unk_id >= 0)
                 return kc_fail(err, KC_ERR_FORMAT, "%s: two UNKNOWN pieces (ids %d and %d)", what, t->unk_id, id);

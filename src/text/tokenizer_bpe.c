@@ -37,6 +37,7 @@ static kc_status ids_reserve(kc_tok_ids *v, int64_t cap, kc_err *err) {
 typedef struct {
     uint32_t start, len;
     int32_t prev, next; /* -1 at the ends */
+    int32_t id;         /* piece id once merged; -1 for a single character (looked up at the end) */
 } sym;
 
 /* A candidate merge of symbols[left] and symbols[right] into a piece of `size` bytes. It is
@@ -46,6 +47,7 @@ typedef struct {
     float score;
     int32_t left, right;
     uint32_t size;
+    int32_t id; /* the merged piece */
 } cand;
 
 /* Max-heap order of bpe_model.cc's SymbolPairComparator: higher score first, then the leftmost
@@ -93,7 +95,7 @@ static void maybe_add_pair(const kc_tokenizer *t, const char *norm, const sym *s
     uint32_t size = s[l].len + s[r].len;
     int id = kc_tokenizer_piece_id(t, norm + s[l].start, size);
     if (id < 0 || t->type[id] != KC_PIECE_NORMAL) return;
-    heap_push(h, (cand){.score = t->score[id], .left = l, .right = r, .size = size});
+    heap_push(h, (cand){.score = t->score[id], .left = l, .right = r, .size = size, .id = id});
 }
 
 kc_status kc_tokenizer_encode(const kc_tokenizer *t, const char *text, size_t len, int flags, kc_tok_ids *out,
@@ -127,7 +129,7 @@ kc_status kc_tokenizer_encode(const kc_tokenizer *t, const char *text, size_t le
             norm[0] = ' ';
             nl = 1;
         }
-        s[ns++] = (sym){.start = 0, .len = (uint32_t)nl};
+        s[ns++] = (sym){.start = 0, .len = (uint32_t)nl, .id = -1};
     }
     for (size_t i = 0; i < len;) {
         size_t cl = kc_utf8_char_len(in + i, len - i);
@@ -151,7 +153,7 @@ kc_status kc_tokenizer_encode(const kc_tokenizer *t, const char *text, size_t le
             nl += cl;
             i += cl;
         }
-        s[ns++] = (sym){.start = (uint32_t)start, .len = (uint32_t)(nl - start)};
+        s[ns++] = (sym){.start = (uint32_t)start, .len = (uint32_t)(nl - start), .id = -1};
     }
     for (int32_t i = 0; i < ns; i++) {
         s[i].prev = i - 1;
@@ -166,6 +168,7 @@ kc_status kc_tokenizer_encode(const kc_tokenizer *t, const char *text, size_t le
         sym *l = &s[c.left], *r = &s[c.right];
         if (l->len == 0 || r->len == 0 || l->len + r->len != c.size) continue; /* stale */
         l->len += r->len;
+        l->id = c.id;
         l->next = r->next;
         if (r->next >= 0) s[r->next].prev = c.left;
         r->len = 0;
@@ -177,7 +180,7 @@ kc_status kc_tokenizer_encode(const kc_tokenizer *t, const char *text, size_t le
      * bytes as <0xXX> pieces. At most one id per normalised byte. */
     if ((st = ids_reserve(out, (int64_t)nl, err))) goto done;
     for (int32_t i = ns ? 0 : -1; i >= 0; i = s[i].next) {
-        int id = kc_tokenizer_piece_id(t, norm + s[i].start, s[i].len);
+        int id = s[i].id >= 0 ? s[i].id : kc_tokenizer_piece_id(t, norm + s[i].start, s[i].len);
         if (id >= 0 && id != t->unk_id) {
             out->ids[out->n++] = id;
         } else {

@@ -8,6 +8,11 @@
 
 #include "text/tokenizer.h"
 
+typedef struct {
+    int32_t id;   /* -1 = empty */
+    uint32_t tag; /* high 32 bits of the piece's hash */
+} kc_tok_slot;
+
 struct kc_tokenizer {
     int n_pieces;
     int unk_id;
@@ -20,7 +25,7 @@ struct kc_tokenizer {
     uint8_t *type;              /* [n_pieces] kc_piece_type */
     char *blob;                 /* all piece texts, NUL-separated */
     size_t blob_used;
-    int32_t *hash;              /* [hash_cap] open addressing (linear probing), -1 = empty */
+    kc_tok_slot *hash;          /* [hash_cap] open addressing (linear probing) */
     uint64_t hash_cap;          /* power of two >= 2 * n_pieces */
     int32_t byte_id[256];       /* id of <0xXX> */
     const char *special_names[KC_GLM_N_SPECIAL];

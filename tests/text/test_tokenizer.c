@@ -707,34 +707,50 @@ static void test_hostile_real(const char *path) {
 
 /* ---- speed ---- */
 
+static double time_encode(const kc_tokenizer *t, const char *text, size_t len, int reps, kc_tok_ids *ids) {
+    kc_err err = {0};
+    double t0 = kc_time_now();
+    for (int r = 0; r < reps; r++) kc_tokenizer_encode(t, text, len, 0, ids, &err);
+    return (kc_time_now() - t0) / reps;
+}
+
 static void test_speed(const kc_tokenizer *t) {
     const char *path = kc_test_data("tokenizer/tokenizer_cases.json");
     cJSON *root = NULL;
     kc_err err = {0};
     if (kc_json_load(path, &root, &err)) return;
-    const cJSON *c, *longest = NULL;
-    size_t best = 0;
+    /* The longest golden in bytes (case 117) and in tokens (case 120: 1203 before truncation). */
+    const cJSON *c, *by_bytes = NULL, *by_tokens = NULL;
+    size_t best_b = 0;
+    double best_t = 0;
     cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(root, "cases")) {
         const char *hex = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "prompt_utf8_hex"));
-        if (hex && strlen(hex) > best) best = strlen(hex), longest = c;
+        double nt = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(c, "num_tokens_untruncated"));
+        if (hex && strlen(hex) > best_b) best_b = strlen(hex), by_bytes = c;
+        if (nt > best_t) best_t = nt, by_tokens = c;
     }
-    char *text = malloc(best / 2 + 1);
-    size_t len = unhex(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(longest, "prompt_utf8_hex")), text);
     kc_tok_ids ids = {0};
-    int reps = 200;
-    double t0 = kc_time_now();
-    for (int r = 0; r < reps; r++) kc_tokenizer_encode(t, text, len, 0, &ids, &err);
-    double dt = (kc_time_now() - t0) / reps;
-    printf("speed: longest golden (case %d, %zu bytes -> %lld pieces): %.1f us per encode, %.2f M pieces/s\n",
-           (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(longest, "id")), len, (long long)ids.n,
-           dt * 1e6, ids.n / dt * 1e-6);
-    /* 64x the same text (~100-200 KB): time must grow ~linearly, not quadratically. */
+    char *text = NULL;
+    size_t len = 0;
+    double dt = 0;
+    for (int k = 0; k < 2; k++) {
+        const cJSON *g = k ? by_bytes : by_tokens;
+        const char *hex = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(g, "prompt_utf8_hex"));
+        free(text);
+        text = malloc(strlen(hex) / 2 + 1);
+        len = unhex(hex, text);
+        dt = time_encode(t, text, len, 200, &ids);
+        printf("speed: longest golden in %s (case %d, %zu bytes -> %lld pieces): %.1f us per encode, %.2f M "
+               "pieces/s, %.1f MB/s\n",
+               k ? "bytes" : "tokens", (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(g, "id")), len,
+               (long long)ids.n, dt * 1e6, ids.n / dt * 1e-6, len / dt * 1e-6);
+    }
+    /* 64x the longest-in-bytes text (many merges): time must grow ~linearly, not quadratically. */
     size_t big_len = len * 64;
     char *big = malloc(big_len);
     for (int k = 0; k < 64; k++) memcpy(big + (size_t)k * len, text, len);
-    t0 = kc_time_now();
-    KC_CHECK(kc_tokenizer_encode(t, big, big_len, 0, &ids, &err) == KC_OK, "big encode");
-    double dt_big = kc_time_now() - t0;
+    double dt_big = time_encode(t, big, big_len, 1, &ids);
+    KC_CHECK(ids.n > 0, "big encode");
     printf("speed: %zu bytes -> %lld pieces in %.2f ms (%.1fx the time for 64x the text)\n", big_len,
            (long long)ids.n, dt_big * 1e3, dt_big / dt);
     /* Generous: n log n growth is ~64-100x; an O(n^2) loop would be ~4000x. Timer noise on a busy
