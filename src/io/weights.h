@@ -33,10 +33,15 @@ kc_status kc_weights_add_entry(kc_weights *ws, const char *name, const kc_tensor
 kc_status kc_weights_add_source(kc_weights *ws, void *src, void (*close_fn)(void *), kc_err *err);
 
 /* Opens a component folder: `base` is "diffusion_pytorch_model" (unet/vae) or "model" /
- * "pytorch_model" (text encoder). Resolution order: the variant file (e.g.
- * "<base>.fp16.safetensors") when variant != NULL, then "<base>.safetensors", then sharded
- * safetensors indexes, then PyTorch "pytorch_model.bin" / its index. When `variant` is given
- * but absent, the plain file is used (and vice versa) and *used_variant tells which. */
+ * "pytorch_model" (text encoder). Resolution order, first existing file wins:
+ *   1. variant != NULL: "<base>.<v>.safetensors", "<base>.safetensors.index.<v>.json",
+ *      "<base>.<v>.safetensors.index.json" (for each base in turn);
+ *   2. "<base>.safetensors", "<base>.safetensors.index.json";
+ *   3. variant == NULL: the fp16 variant names of step 1 (a folder with only fp16 weights);
+ *   4. PyTorch zip checkpoints: "<base>.bin.index.json", "<base>.bin", then the same for
+ *      "pytorch_model".
+ * *used_variant tells whether a variant file was used. The variant must be [A-Za-z0-9_-]+;
+ * the error for an empty folder lists every name looked for. */
 kc_status kc_weights_open_dir(const char *dir, const char *const *bases, int nbases, const char *variant,
                               kc_weights **out, int *used_variant, kc_err *err);
 
