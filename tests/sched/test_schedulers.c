@@ -12,6 +12,7 @@
 #include "core/rng.h"
 #include "harness.h"
 #include "io/json.h"
+#include "karras_fixture.h"
 #include "sched/schedule.h"
 
 /* Tables are float32 computed the reference's way; measured rel-L2 0 (bit-identical) for every
@@ -218,6 +219,41 @@ static void test_karras(void) {
     s = make("unipc", 25, 1);
     if (s) {
         KC_CHECK(kc_sampler_timestep(s, 0) == 1099 && kc_sampler_timestep(s, 24) == 0, "unipc karras timesteps");
+        kc_sampler_free(s);
+    }
+}
+
+/* Full Karras tables vs karras_fixture.h (torch + numpy, the reference's libraries). Sigmas are
+ * float64 formulas rounded to float32 on both sides; fractional Euler timesteps go through a
+ * float32 log table (numpy's float32 log vs ours may differ by an ulp): measured max |dt| below. */
+#define TOL_KARRAS_T 2.5e-4 /* measured 6.1e-5 for Euler N=25 (1 float32 ulp at t ~ 1000), 0 for DPM */
+static void test_karras_fixture(void) {
+    static const struct {
+        const char *sampler;
+        int n;
+        const double *sig, *t;
+    } cases[] = {
+        {"euler", 25, karras_euler25_sigmas, karras_euler25_t},
+        {"dpm++2m", 25, karras_dpm25_sigmas, karras_dpm25_t},
+        {"dpm++2m", 50, karras_dpm50_sigmas, karras_dpm50_t},
+        {"unipc", 25, karras_dpm25_sigmas, karras_dpm25_t},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        kc_sampler *s = make(cases[c].sampler, cases[c].n, 1);
+        if (!s) continue;
+        int n = cases[c].n;
+        float ref[64];
+        for (int i = 0; i <= n; i++) ref[i] = (float)cases[c].sig[i];
+        char nm[64];
+        snprintf(nm, sizeof nm, "karras %s N=%d sigmas", cases[c].sampler, n);
+        KC_CHECK(check_close(nm, kc_sampler_sigmas(s), ref, n + 1, TOL_TABLE), "%s", nm);
+        double worst = 0;
+        for (int i = 0; i < n; i++) {
+            double d = fabs(kc_sampler_timestep(s, i) - cases[c].t[i]);
+            worst = d > worst ? d : worst;
+        }
+        printf("  karras %s N=%d: max |t - t_ref| = %.3g\n", cases[c].sampler, n, worst);
+        KC_CHECK(worst <= TOL_KARRAS_T, "karras %s N=%d timesteps: max diff %g", cases[c].sampler, n, worst);
         kc_sampler_free(s);
     }
 }
@@ -484,6 +520,7 @@ int main(void) {
     }
     test_spec_numbers();
     test_karras();
+    test_karras_fixture();
     test_img2img();
     test_add_noise_forms();
     test_rng_consumption();
