@@ -1,11 +1,19 @@
-/* attention.c — scaled dot-product attention with online softmax (fp32), never materialising
- * the [Tq, Tk] score matrix: one pass over the keys keeps a running max m, a running sum l and
- * an output accumulator, rescaled whenever the max grows (Milakov & Gimelshein 2018). */
+/* attention.c — scaled dot-product attention, flash-style: for each (batch, head, block of BQ
+ * queries) the keys are visited in blocks of BK at fixed positions (multiples of BK), and the
+ * table's attn_block kernel updates a running max m, running sum l and output accumulator
+ * per query (online softmax, Milakov & Gimelshein 2018). The [Tq, Tk] score matrix is never
+ * materialised. Key blocks outside every row's visible range are skipped; a visited block
+ * that a row cannot see leaves that row unchanged, so each row's result depends only on its
+ * own key range: results do not depend on the thread count or the query blocking.
+ * Dimension letters: N batch, NH heads, NKV key/value heads, D head dim, Tq/Tk tokens. */
 #include <math.h>
 
+#include "kernels/kernels.h"
 #include "ops/ops.h"
 
 #define KC_ATTN_MAX_D 1024
+#define BQ 64  /* queries per block */
+#define BK 128 /* keys per block */
 
 kc_status kc_op_attention(const kc_exec *ex, const kc_attn_args *a, kc_err *err) {
     if (a->D < 1 || a->D > KC_ATTN_MAX_D)
@@ -13,40 +21,55 @@ kc_status kc_op_attention(const kc_exec *ex, const kc_attn_args *a, kc_err *err)
     if (a->NKV < 1 || a->NH % a->NKV != 0)
         return kc_fail(err, KC_ERR_INTERNAL, "attention: %lld heads not divisible by %lld kv heads", (long long)a->NH,
                        (long long)a->NKV);
-    const int64_t rep = a->NH / a->NKV, D = a->D;
-#pragma omp parallel for collapse(3) schedule(static) num_threads(ex->n_threads)
+    if (a->N <= 0 || a->Tq <= 0 || a->NH <= 0) return KC_OK;
+    const kc_kernels *kt = ex->k ? ex->k : kc_kernels_default();
+    const int64_t rep = a->NH / a->NKV, D = a->D, nqb = (a->Tq + BQ - 1) / BQ;
+    /* per thread: acc [BQ*D] + scratch [(BQ + D) * (BK + 15)] */
+    const size_t need = ((size_t)BQ * (size_t)D + (size_t)(BQ + D) * (BK + 15)) * sizeof(float);
+    int failed = 0;
+#pragma omp parallel for collapse(3) schedule(dynamic, 1) num_threads(ex->n_threads)
     for (int64_t b = 0; b < a->N; b++)
         for (int64_t h = 0; h < a->NH; h++)
-            for (int64_t i = 0; i < a->Tq; i++) {
-                const float *q = a->q + b * a->q_bs + i * a->q_ts + h * D;
-                const int64_t hk = h / rep;
-                int64_t j0 = 0, j1 = a->Tk; /* keys [j0, j1) */
-                if (a->causal) {
-                    int64_t P = a->pad ? a->pad[b] : 0;
-                    if (i >= P) { j0 = P; j1 = i + 1 < a->Tk ? i + 1 : a->Tk; }
+            for (int64_t qb = 0; qb < nqb; qb++) {
+                float *buf = kc_kernels_thread_buffer(need);
+                if (!buf) {
+#pragma omp atomic write
+                    failed = 1;
+                    continue;
                 }
-                float acc[KC_ATTN_MAX_D];
-                for (int64_t d = 0; d < D; d++) acc[d] = 0.0f;
-                float m = -INFINITY, l = 0.0f;
-                for (int64_t j = j0; j < j1; j++) {
-                    const float *k = a->k + b * a->k_bs + j * a->k_ts + hk * D;
-                    const float *v = a->v + b * a->v_bs + j * a->v_ts + hk * D;
-                    float s = 0.0f;
-                    for (int64_t d = 0; d < D; d++) s += q[d] * k[d];
-                    s *= a->scale;
-                    if (s > m) {
-                        float c = expf(m - s);
-                        l *= c;
-                        for (int64_t d = 0; d < D; d++) acc[d] *= c;
-                        m = s;
+                float *acc = buf, *s = buf + BQ * D;
+                float m[BQ], l[BQ];
+                int64_t lo[BQ], hi[BQ], j0[BQ], j1[BQ];
+                const int64_t i0 = qb * BQ, nq = a->Tq - i0 < BQ ? a->Tq - i0 : BQ, hk = h / rep;
+                int64_t kmin = a->Tk, kmax = 0;
+                for (int64_t r = 0; r < nq; r++) {
+                    const int64_t i = i0 + r;
+                    lo[r] = 0;
+                    hi[r] = a->Tk;
+                    if (a->causal) {
+                        const int64_t P = a->pad ? a->pad[b] : 0;
+                        if (i >= P) { lo[r] = P; hi[r] = i + 1 < a->Tk ? i + 1 : a->Tk; }
                     }
-                    float e = expf(s - m);
-                    l += e;
-                    for (int64_t d = 0; d < D; d++) acc[d] += e * v[d];
+                    if (lo[r] < kmin) kmin = lo[r];
+                    if (hi[r] > kmax) kmax = hi[r];
+                    m[r] = -INFINITY;
+                    l[r] = 0.0f;
                 }
-                float *o = a->o + b * a->o_bs + i * a->o_ts + h * D;
-                float inv = l > 0.0f ? 1.0f / l : 0.0f;
-                for (int64_t d = 0; d < D; d++) o[d] = acc[d] * inv;
+                for (int64_t e = 0; e < nq * D; e++) acc[e] = 0.0f;
+                const float *q = a->q + b * a->q_bs + i0 * a->q_ts + h * D;
+                for (int64_t kb = kmin / BK * BK; kb < kmax; kb += BK) {
+                    const int64_t nk = a->Tk - kb < BK ? a->Tk - kb : BK;
+                    for (int64_t r = 0; r < nq; r++) { j0[r] = lo[r] - kb; j1[r] = hi[r] - kb; }
+                    kt->attn_block(q, a->q_ts, a->k + b * a->k_bs + kb * a->k_ts + hk * D, a->k_ts,
+                                   a->v + b * a->v_bs + kb * a->v_ts + hk * D, a->v_ts, nq, nk, D, a->scale, j0, j1, m, l,
+                                   acc, s);
+                }
+                for (int64_t r = 0; r < nq; r++) {
+                    float *o = a->o + b * a->o_bs + (i0 + r) * a->o_ts + h * D;
+                    const float inv = l[r] > 0.0f ? 1.0f / l[r] : 0.0f;
+                    for (int64_t d = 0; d < D; d++) o[d] = acc[r * D + d] * inv;
+                }
             }
+    if (failed) return kc_fail(err, KC_ERR_NOMEM, "attention: cannot allocate the %zu-byte per-thread buffer", need);
     return KC_OK;
 }

@@ -1,15 +1,22 @@
 /* elementwise.c — activations, gated units, layout changes. */
-#include <math.h>
 #include <string.h>
 
 #include "ops/ops.h"
 
-static inline float silu(float v) { return v / (1.0f + expf(-v)); }
-static inline float gelu_erf(float v) { return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f)); }
+#include "kernels/kernels.h"
+
+#define CHUNK 4096 /* elements per work item of the flat elementwise ops */
+
+static const kc_kernels *table(const kc_exec *ex) { return ex->k ? ex->k : kc_kernels_default(); }
 
 void kc_op_silu(const kc_exec *ex, float *y, const float *x, int64_t n) {
+    const kc_kernels *kt = table(ex);
+    const int64_t nb = (n + CHUNK - 1) / CHUNK;
 #pragma omp parallel for schedule(static) num_threads(ex->n_threads)
-    for (int64_t i = 0; i < n; i++) y[i] = silu(x[i]);
+    for (int64_t b = 0; b < nb; b++) {
+        int64_t i = b * CHUNK, len = n - i < CHUNK ? n - i : CHUNK;
+        kt->silu(y + i, x + i, len);
+    }
 }
 
 void kc_op_add(const kc_exec *ex, float *y, const float *a, const float *b, int64_t n) {
@@ -18,15 +25,15 @@ void kc_op_add(const kc_exec *ex, float *y, const float *a, const float *b, int6
 }
 
 void kc_op_geglu(const kc_exec *ex, float *y, const float *p, int64_t M, int64_t F) {
+    const kc_kernels *kt = table(ex);
 #pragma omp parallel for schedule(static) num_threads(ex->n_threads)
-    for (int64_t m = 0; m < M; m++)
-        for (int64_t f = 0; f < F; f++) y[m * F + f] = p[m * 2 * F + f] * gelu_erf(p[m * 2 * F + F + f]);
+    for (int64_t m = 0; m < M; m++) kt->geglu(y + m * F, p + m * 2 * F, p + m * 2 * F + F, F);
 }
 
 void kc_op_swiglu(const kc_exec *ex, float *y, const float *p, int64_t M, int64_t F) {
+    const kc_kernels *kt = table(ex);
 #pragma omp parallel for schedule(static) num_threads(ex->n_threads)
-    for (int64_t m = 0; m < M; m++)
-        for (int64_t f = 0; f < F; f++) y[m * F + f] = silu(p[m * 2 * F + f]) * p[m * 2 * F + F + f];
+    for (int64_t m = 0; m < M; m++) kt->swiglu(y + m * F, p + m * 2 * F, p + m * 2 * F + F, F);
 }
 
 void kc_nchw_to_nhwc(float *dst, const float *src, int64_t N, int64_t C, int64_t H, int64_t W) {

@@ -1,5 +1,13 @@
-/* linear.c — y = x·Wᵀ + b and 2-D convolution (as im2col + the same row-dot kernel).
- * Reference-quality work split; the kernel table supplies the inner products. */
+/* linear.c — y = x·Wᵀ + b and 2-D convolution, both through the table's blocked GEMM.
+ *
+ * Work split: the output is cut into tiles of (a chunk of M rows) × (gemm_nc columns) and
+ * threads take tiles dynamically. Every output element is computed by the same sequence of
+ * operations whatever tile it falls in, so results do not depend on the thread count.
+ * Convolutions are implicit GEMMs: the kernel gathers im2col rows straight from the
+ * channels-last input while packing, over a copy of the weight reordered to
+ * [Cout, kh, kw, Cin] so that each tap's channels are contiguous on both sides.
+ * Dimension letters: M rows, N output features, K reduction. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/checked.h"
@@ -7,7 +15,10 @@
 #include "kernels/kernels.h"
 #include "ops/ops.h"
 
-#define NB 64 /* output columns per work item */
+#define NB 64          /* output columns per dot-row work item (small M) */
+#define KC_SMALL_M 3   /* up to this many rows: dot products straight from the stored weights */
+#define KC_MAX_NC 1024 /* bias buffer per tile */
+#define TASKS_PER_THREAD 4
 
 static const kc_kernels *table(const kc_exec *ex) { return ex->k ? ex->k : kc_kernels_default(); }
 
@@ -35,19 +46,77 @@ static void row_block(const kc_kernels *kt, const float *x, int64_t K, const kc_
     }
 }
 
+/* Runs g over all tiles on ex's threads, then adds the bias b (or none) to each tile. */
+static kc_status run_gemm(const kc_exec *ex, const kc_gemm_args *g, const kc_tensor *b, const char *what, kc_err *err) {
+    const kc_kernels *kt = table(ex);
+    const kc_gemm_fn fn = ex->precision == KC_PREC_BF16 && kt->gemm_bf16 ? kt->gemm_bf16 : kt->gemm_f32;
+    const int nt = ex->n_threads;
+    const int64_t nc = kt->gemm_nc < KC_MAX_NC ? kt->gemm_nc : KC_MAX_NC;
+    const int64_t n_n = (g->N + nc - 1) / nc;
+    /* Enough tiles for dynamic balancing, but M chunks as tall as possible: each chunk
+     * re-packs (re-converts) its W columns. */
+    int64_t n_m = 1, want = (int64_t)nt * TASKS_PER_THREAD;
+    if (nt > 1 && n_n < want) n_m = (want + n_n - 1) / n_n;
+    int64_t mt = (g->M + n_m - 1) / n_m;
+    mt = (mt + 23) / 24 * 24; /* whole register tiles */
+    n_m = (g->M + mt - 1) / mt;
+    const int64_t ntask = n_m * n_n;
+    int failed = 0;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
+    for (int64_t t = 0; t < ntask; t++) {
+        void *pack = kc_kernels_thread_buffer(kt->gemm_pack_bytes);
+        if (!pack) {
+#pragma omp atomic write
+            failed = 1;
+            continue;
+        }
+        const int64_t m0 = (t / n_n) * mt, n0 = (t % n_n) * nc;
+        const int64_t m1 = m0 + mt < g->M ? m0 + mt : g->M, n1 = n0 + nc < g->N ? n0 + nc : g->N;
+        fn(g, m0, m1, n0, n1, pack);
+        if (b) {
+            float bt[KC_MAX_NC];
+            for (int64_t n = n0; n < n1; n++) bt[n - n0] = kc_tensor_get_f32(b, n);
+            for (int64_t m = m0; m < m1; m++) {
+                float *yr = g->y + m * g->ldy + n0;
+                for (int64_t n = 0; n < n1 - n0; n++) yr[n] += bt[n];
+            }
+        }
+    }
+    if (failed) return kc_fail(err, KC_ERR_NOMEM, "%s: cannot allocate the %zu-byte per-thread GEMM buffer", what, kt->gemm_pack_bytes);
+    return KC_OK;
+}
+
 kc_status kc_op_linear(const kc_exec *ex, const float *x, int64_t M, int64_t K, const kc_tensor *w,
                        const kc_tensor *b, float *y, int accumulate, kc_err *err) {
     kc_status s = check_w(w, K, b, err);
     if (s) return s;
-    const int64_t N = w->shape[0], nblk = (N + NB - 1) / NB;
-    const kc_kernels *kt = table(ex);
+    const int64_t N = w->shape[0];
+    if (M <= 0 || N <= 0) return KC_OK;
+    if (M <= KC_SMALL_M) {
+        /* Packing W would cost as much as using it once: stream the stored rows instead. */
+        const kc_kernels *kt = table(ex);
+        const int64_t nblk = (N + NB - 1) / NB;
 #pragma omp parallel for collapse(2) schedule(static) num_threads(ex->n_threads)
-    for (int64_t m = 0; m < M; m++)
-        for (int64_t jb = 0; jb < nblk; jb++) {
-            int64_t j0 = jb * NB, n = N - j0 < NB ? N - j0 : NB;
-            row_block(kt, x + m * K, K, w, b, j0, n, y + m * N + j0, accumulate);
-        }
-    return KC_OK;
+        for (int64_t m = 0; m < M; m++)
+            for (int64_t jb = 0; jb < nblk; jb++) {
+                int64_t j0 = jb * NB, n = N - j0 < NB ? N - j0 : NB;
+                row_block(kt, x + m * K, K, w, b, j0, n, y + m * N + j0, accumulate);
+            }
+        return KC_OK;
+    }
+    kc_gemm_args g = {.x = x, .ldx = K, .w = w->data, .wt = w->dtype, .ldw = K, .M = M, .N = N, .K = K,
+                      .y = y, .ldy = N, .accumulate = accumulate};
+    return run_gemm(ex, &g, b, "linear", err);
+}
+
+/* dst [Cout, kh, kw, Cin] = src [Cout, Cin, kh, kw], element size es (a pure byte shuffle). */
+static void reorder_conv_weight(const kc_exec *ex, unsigned char *dst, const unsigned char *src, int64_t Cout,
+                                int64_t Cin, int64_t taps, size_t es) {
+#pragma omp parallel for schedule(static) num_threads(ex->n_threads)
+    for (int64_t o = 0; o < Cout; o++)
+        for (int64_t t = 0; t < taps; t++)
+            for (int64_t ci = 0; ci < Cin; ci++)
+                memcpy(dst + (size_t)((o * taps + t) * Cin + ci) * es, src + (size_t)((o * Cin + ci) * taps + t) * es, es);
 }
 
 kc_status kc_op_conv2d(const kc_exec *ex, const float *x, int64_t N, int64_t H, int64_t W, int64_t Cin,
@@ -65,44 +134,42 @@ kc_status kc_op_conv2d(const kc_exec *ex, const float *x, int64_t N, int64_t H, 
     if (Wo_out) *Wo_out = Wo;
     kc_status s = check_w(w, KK, b, err);
     if (s) return s;
-    const kc_kernels *kt = table(ex);
-    const int nt = ex->n_threads;
 
     /* 1x1 stride-1 unpadded conv is a plain linear layer over the pixels. */
     if (kh == 1 && kw == 1 && st == 1 && !p->pad_t && !p->pad_l && !p->pad_b && !p->pad_r)
         return kc_op_linear(ex, x, N * H * W, Cin, w, b, y, accumulate, err);
 
-    /* im2col one output row at a time per thread: [Wo, Cin*kh*kw], K ordered (ci, ky, kx) to
-     * match the PyTorch weight layout. */
-    size_t mark = kc_arena_mark(scratch), per = 0, tot = 0;
-    if (!kc_size_mul((size_t)Wo, (size_t)KK, &per) || !kc_size_mul(per, (size_t)nt, &tot))
-        return kc_fail(err, KC_ERR_NOMEM, "conv2d: scratch size overflows");
-    float *cols = kc_arena_floats(scratch, tot, err);
-    if (!cols) return KC_ERR_NOMEM;
-#pragma omp parallel for collapse(2) schedule(static) num_threads(nt)
-    for (int64_t n = 0; n < N; n++)
-        for (int64_t oy = 0; oy < Ho; oy++) {
-            float *c = cols + (size_t)kc_thread_id() * per;
-            for (int64_t ox = 0; ox < Wo; ox++) {
-                float *row = c + ox * KK;
-                for (int64_t ky = 0; ky < kh; ky++) {
-                    int64_t iy = oy * st + ky - p->pad_t;
-                    for (int64_t kx = 0; kx < kw; kx++) {
-                        int64_t ix = ox * st + kx - p->pad_l;
-                        int inside = iy >= 0 && iy < H && ix >= 0 && ix < W;
-                        const float *src = x + ((n * H + iy) * W + ix) * Cin;
-                        for (int64_t ci = 0; ci < Cin; ci++)
-                            row[ci * kh * kw + ky * kw + kx] = inside ? src[ci] : 0.0f;
-                    }
-                }
-            }
-            float *yr = y + (n * Ho + oy) * Wo * Cout;
-            for (int64_t ox = 0; ox < Wo; ox++)
-                for (int64_t j0 = 0; j0 < Cout; j0 += NB) {
-                    int64_t nn = Cout - j0 < NB ? Cout - j0 : NB;
-                    row_block(kt, c + ox * KK, KK, w, b, j0, nn, yr + ox * Cout + j0, accumulate);
-                }
-        }
-    kc_arena_rewind(scratch, mark);
-    return KC_OK;
+    /* Reordered weight copy: from the scratch arena when it has room, else the heap (one
+     * allocation per call, outside the loops). */
+    const void *wdata = w->data;
+    void *heap = NULL;
+    size_t mark = scratch ? kc_arena_mark(scratch) : 0;
+    const size_t es = kc_dtype_size(w->dtype);
+    if (kh * kw > 1) {
+        size_t bytes = 0;
+        if (!kc_size_mul((size_t)Cout * (size_t)KK, es, &bytes))
+            return kc_fail(err, KC_ERR_NOMEM, "conv2d: weight copy size overflows");
+        void *dst = NULL;
+        if (scratch && scratch->cap - scratch->used >= bytes + 64) dst = kc_arena_alloc(scratch, bytes, 64, NULL);
+        if (!dst) dst = heap = malloc(bytes);
+        if (!dst) return kc_fail(err, KC_ERR_NOMEM, "conv2d: cannot allocate %zu bytes for the reordered weight", bytes);
+        reorder_conv_weight(ex, dst, w->data, Cout, Cin, kh * kw, es);
+        wdata = dst;
+    }
+    kc_gemm_args g = {.x = x, .ldx = 0, .w = wdata, .wt = w->dtype, .ldw = KK, .M = N * Ho * Wo, .N = Cout, .K = KK,
+                      .y = y, .ldy = Cout, .accumulate = accumulate};
+    g.conv.Cin = Cin;
+    g.conv.H = H;
+    g.conv.W = W;
+    g.conv.Ho = Ho;
+    g.conv.Wo = Wo;
+    g.conv.kh = kh;
+    g.conv.kw = kw;
+    g.conv.stride = st;
+    g.conv.pad_t = p->pad_t;
+    g.conv.pad_l = p->pad_l;
+    s = run_gemm(ex, &g, b, "conv2d", err);
+    free(heap);
+    if (scratch) kc_arena_rewind(scratch, mark);
+    return s;
 }

@@ -1,72 +1,130 @@
-/* norm.c — GroupNorm (channels-last, optional fused SiLU), LayerNorm, RMSNorm. Statistics are
- * accumulated in double: cheap next to the convolutions, and it keeps the reference exact. */
+/* norm.c — GroupNorm (channels-last, optional fused SiLU), LayerNorm, RMSNorm.
+ * Statistics are accumulated in double around a shift (the first value of the row / of each
+ * channel), which keeps the one-pass variance accurate on near-constant inputs; the affine
+ * step computes (x - mean)·rstd·gamma + beta in fp32 as the reference does.
+ * GroupNorm splits the pixels into a fixed number of chunks whose per-channel partial sums
+ * are combined in chunk order, so results do not depend on the thread count.
+ * Dimension letters: N batch, S pixels (H*W), C channels, G groups, M rows, D features. */
 #include <math.h>
+#include <stdlib.h>
 
+#include "kernels/kernels.h"
 #include "ops/ops.h"
 
-static inline float silu(float v) { return v / (1.0f + expf(-v)); }
+#define GN_CHUNKS 64 /* pixel chunks of the GroupNorm statistics (fixed: thread-count independent) */
+
+static const kc_kernels *table(const kc_exec *ex) { return ex->k ? ex->k : kc_kernels_default(); }
+
+/* gamma/beta (any float dtype, may be NULL -> 1 / 0) to fp32 arrays inside buf [2*n]. */
+static void affine_f32(const kc_tensor *gamma, const kc_tensor *beta, int64_t n, float *buf, const float **ga,
+                       const float **be) {
+    for (int64_t i = 0; i < n; i++) buf[i] = gamma ? kc_tensor_get_f32(gamma, i) : 1.0f;
+    *ga = buf;
+    *be = NULL;
+    if (beta) {
+        for (int64_t i = 0; i < n; i++) buf[n + i] = kc_tensor_get_f32(beta, i);
+        *be = buf + n;
+    }
+}
 
 kc_status kc_op_group_norm(const kc_exec *ex, const float *x, float *y, int64_t N, int64_t S, int64_t C, int64_t G,
                            float eps, const kc_tensor *gamma, const kc_tensor *beta, int silu_after, kc_err *err) {
     if (G < 1 || C % G != 0)
         return kc_fail(err, KC_ERR_SHAPE, "group_norm: %lld channels are not divisible into %lld groups", (long long)C,
                        (long long)G);
-    const int64_t cg = C / G;
-#pragma omp parallel for collapse(2) schedule(static) num_threads(ex->n_threads)
-    for (int64_t n = 0; n < N; n++)
-        for (int64_t g = 0; g < G; g++) {
-            const float *xb = x + n * S * C + g * cg;
-            double sum = 0.0, sq = 0.0;
-            for (int64_t s = 0; s < S; s++)
-                for (int64_t c = 0; c < cg; c++) sum += xb[s * C + c];
-            const double cnt = (double)S * (double)cg, mean = sum / cnt;
-            for (int64_t s = 0; s < S; s++)
-                for (int64_t c = 0; c < cg; c++) { double d = xb[s * C + c] - mean; sq += d * d; }
-            const float rstd = (float)(1.0 / sqrt(sq / cnt + (double)eps)), mu = (float)mean;
-            float *yb = y + n * S * C + g * cg;
-            for (int64_t c = 0; c < cg; c++) {
-                float ga = gamma ? kc_tensor_get_f32(gamma, g * cg + c) : 1.0f;
-                float be = beta ? kc_tensor_get_f32(beta, g * cg + c) : 0.0f;
-                for (int64_t s = 0; s < S; s++) {
-                    float v = (xb[s * C + c] - mu) * rstd * ga + be;
-                    yb[s * C + c] = silu_after ? silu(v) : v;
-                }
-            }
+    if (N <= 0 || S <= 0) return KC_OK;
+    const kc_kernels *kt = table(ex);
+    const int64_t cg = C / G, chunk = (S + GN_CHUNKS - 1) / GN_CHUNKS, nchunk = (S + chunk - 1) / chunk;
+    /* floats: gamma, beta, mean, rstd [C] each; doubles: partial sums [N][nchunk][2][C] */
+    float *fb = malloc((size_t)C * 4 * sizeof(float));
+    double *part = calloc((size_t)(N * nchunk * 2 * C), sizeof(double));
+    if (!fb || !part) {
+        free(fb);
+        free(part);
+        return kc_fail(err, KC_ERR_NOMEM, "group_norm: cannot allocate statistics for %lld channels", (long long)C);
+    }
+    const float *ga, *be;
+    affine_f32(gamma, beta, C, fb, &ga, &be);
+    float *mu = fb + 2 * C, *rs = fb + 3 * C;
+
+    for (int64_t n = 0; n < N; n++) {
+        const float *xn = x + n * S * C, *shift = xn; /* first pixel's channels */
+#pragma omp parallel for schedule(static) num_threads(ex->n_threads)
+        for (int64_t c0 = 0; c0 < nchunk; c0++) {
+            int64_t s0 = c0 * chunk, rows = S - s0 < chunk ? S - s0 : chunk;
+            double *ps = part + ((n * nchunk + c0) * 2) * C;
+            kt->chan_moments(xn + s0 * C, rows, C, shift, ps, ps + C);
         }
+        for (int64_t g = 0; g < G; g++) {
+            double sum = 0.0;
+            for (int64_t c0 = 0; c0 < nchunk; c0++)
+                for (int64_t c = g * cg; c < (g + 1) * cg; c++) sum += part[((n * nchunk + c0) * 2) * C + c];
+            const double cnt = (double)S * (double)cg, mean = sum / cnt;
+            double sq = 0.0;
+            for (int64_t c = g * cg; c < (g + 1) * cg; c++) {
+                double sc = 0.0, qc = 0.0, sh = shift[c];
+                for (int64_t c0 = 0; c0 < nchunk; c0++) {
+                    sc += part[((n * nchunk + c0) * 2) * C + c];
+                    qc += part[((n * nchunk + c0) * 2 + 1) * C + c];
+                }
+                /* Σ(x-μ)² = Σ(x-sh)² - 2(μ-sh)Σ(x-sh) + S(μ-sh)² over the channel's S values */
+                double dm = mean - sh, dsum = sc - (double)S * sh;
+                sq += qc - 2.0 * dm * dsum + (double)S * dm * dm;
+            }
+            if (sq < 0.0) sq = 0.0;
+            const float r = (float)(1.0 / sqrt(sq / cnt + (double)eps)), m = (float)mean;
+            for (int64_t c = g * cg; c < (g + 1) * cg; c++) { mu[c] = m; rs[c] = r; }
+        }
+        float *yn = y + n * S * C;
+#pragma omp parallel for schedule(static) num_threads(ex->n_threads)
+        for (int64_t s = 0; s < S; s++) kt->norm_apply(yn + s * C, xn + s * C, C, mu, rs, 1, ga, be, silu_after);
+    }
+    free(fb);
+    free(part);
+    return KC_OK;
+}
+
+/* Mean and 1/sqrt(var + eps) of one row (rms: mean 0, mean square instead of variance). */
+static void row_stats(const kc_kernels *kt, const float *r, int64_t D, float eps, int rms, float *mu, float *rstd) {
+    double sum, sq;
+    if (rms) {
+        kt->moments(r, D, 0.0f, &sum, &sq);
+        *mu = 0.0f;
+        *rstd = (float)(1.0 / sqrt(sq / (double)D + (double)eps));
+        return;
+    }
+    kt->moments(r, D, r[0], &sum, &sq);
+    double mean = sum / (double)D, dm = mean - (double)r[0];
+    double var = sq / (double)D - dm * dm;
+    if (var < 0.0) var = 0.0;
+    *mu = (float)mean;
+    *rstd = (float)(1.0 / sqrt(var + (double)eps));
+}
+
+static kc_status rowwise_norm(const kc_exec *ex, const float *x, float *y, int64_t M, int64_t D, float eps,
+                              const kc_tensor *gamma, const kc_tensor *beta, int rms, const char *what, kc_err *err) {
+    if (M <= 0 || D <= 0) return KC_OK;
+    const kc_kernels *kt = table(ex);
+    float *fb = malloc((size_t)D * 2 * sizeof(float));
+    if (!fb) return kc_fail(err, KC_ERR_NOMEM, "%s: cannot allocate %lld affine values", what, (long long)D);
+    const float *ga, *be;
+    affine_f32(gamma, beta, D, fb, &ga, &be);
+#pragma omp parallel for schedule(static) num_threads(ex->n_threads)
+    for (int64_t m = 0; m < M; m++) {
+        float mu, rstd;
+        row_stats(kt, x + m * D, D, eps, rms, &mu, &rstd);
+        kt->norm_apply(y + m * D, x + m * D, D, &mu, &rstd, 0, ga, be, 0);
+    }
+    free(fb);
     return KC_OK;
 }
 
 kc_status kc_op_layer_norm(const kc_exec *ex, const float *x, float *y, int64_t M, int64_t D, float eps,
                            const kc_tensor *gamma, const kc_tensor *beta, kc_err *err) {
-    (void)err;
-#pragma omp parallel for schedule(static) num_threads(ex->n_threads)
-    for (int64_t m = 0; m < M; m++) {
-        const float *r = x + m * D;
-        double sum = 0.0, sq = 0.0;
-        for (int64_t d = 0; d < D; d++) sum += r[d];
-        double mean = sum / (double)D;
-        for (int64_t d = 0; d < D; d++) { double t = r[d] - mean; sq += t * t; }
-        float rstd = (float)(1.0 / sqrt(sq / (double)D + (double)eps)), mu = (float)mean;
-        float *o = y + m * D;
-        for (int64_t d = 0; d < D; d++) {
-            float ga = gamma ? kc_tensor_get_f32(gamma, d) : 1.0f, be = beta ? kc_tensor_get_f32(beta, d) : 0.0f;
-            o[d] = (r[d] - mu) * rstd * ga + be;
-        }
-    }
-    return KC_OK;
+    return rowwise_norm(ex, x, y, M, D, eps, gamma, beta, 0, "layer_norm", err);
 }
 
 kc_status kc_op_rms_norm(const kc_exec *ex, const float *x, float *y, int64_t M, int64_t D, float eps,
                          const kc_tensor *gamma, kc_err *err) {
-    (void)err;
-#pragma omp parallel for schedule(static) num_threads(ex->n_threads)
-    for (int64_t m = 0; m < M; m++) {
-        const float *r = x + m * D;
-        double sq = 0.0;
-        for (int64_t d = 0; d < D; d++) sq += (double)r[d] * r[d];
-        float rs = (float)(1.0 / sqrt(sq / (double)D + (double)eps));
-        float *o = y + m * D;
-        for (int64_t d = 0; d < D; d++) o[d] = r[d] * rs * (gamma ? kc_tensor_get_f32(gamma, d) : 1.0f);
-    }
-    return KC_OK;
+    return rowwise_norm(ex, x, y, M, D, eps, gamma, NULL, 1, "rms_norm", err);
 }

@@ -1,20 +1,20 @@
-/* ref/dot.c — scalar reference kernels: the truth the SIMD tables are tested against. */
+/* ref/dot.c — scalar reference dot products of one fp32 row with rows of a stored weight
+ * matrix (weights may sit at any alignment: read through memcpy). */
+#include "kernels/gemm_common.h"
 #include "kernels/ref/ref.h"
 
-#include "core/dtype.h"
+#define KB 256 /* weights converted at a time */
 
 void kc_dot_rows_f32w_ref(const float *x, const void *w, kc_dtype wt, int64_t ldw, int64_t K, int64_t n, float *y) {
+    const size_t es = kc_dtype_size(wt);
+    float buf[KB];
     for (int64_t j = 0; j < n; j++) {
         float acc = 0.0f;
-        if (wt == KC_DTYPE_F32) {
-            const float *r = (const float *)w + j * ldw;
-            for (int64_t k = 0; k < K; k++) acc += x[k] * r[k];
-        } else if (wt == KC_DTYPE_F16) {
-            const uint16_t *r = (const uint16_t *)w + j * ldw;
-            for (int64_t k = 0; k < K; k++) acc += x[k] * kc_f16_to_f32(r[k]);
-        } else {
-            const uint16_t *r = (const uint16_t *)w + j * ldw;
-            for (int64_t k = 0; k < K; k++) acc += x[k] * kc_bf16_to_f32(r[k]);
+        const unsigned char *r = (const unsigned char *)w + (size_t)j * (size_t)ldw * es;
+        for (int64_t k0 = 0; k0 < K; k0 += KB) {
+            int64_t kc = K - k0 < KB ? K - k0 : KB;
+            kc_gemm_w_to_f32_scalar(r + (size_t)k0 * es, wt, kc, buf);
+            for (int64_t k = 0; k < kc; k++) acc += x[k0 + k] * buf[k];
         }
         y[j] = acc;
     }

@@ -1,0 +1,125 @@
+/* avx512/attn.c — one block of queries against one block of keys (flash-attention step):
+ * S = scale·Q·Kᵀ with K transposed once per block (16×16 register transposes) so the scores
+ * are FMAs along the keys, a masked online-softmax update with the vectorised exp, then
+ * acc = acc·c + P·V along the head dim. Each query row's arithmetic is independent of the
+ * other rows of the block, so results do not depend on how queries are blocked.
+ * Dimension letters: nq queries, nk keys, D head dim. */
+#include <immintrin.h>
+#include <math.h>
+
+#include "kernels/avx512/avx512.h"
+#include "kernels/avx512/simd512.h"
+
+#define QB 4 /* query rows per register block */
+
+/* kt[d][j] = k[j][d] for j < nk, d < D; keys padded to nkp (multiple of 16) with zeros. */
+static void transpose_keys(const float *k, int64_t ldk, int64_t nk, int64_t D, int64_t nkp, float *kt) {
+    for (int64_t j = 0; j < nkp; j += 16)
+        for (int64_t d = 0; d < D; d += 16) {
+            __m512 r[16];
+            __mmask16 md = kc_mask16(D - d);
+            for (int i = 0; i < 16; i++)
+                r[i] = j + i < nk ? _mm512_maskz_loadu_ps(md, k + (j + i) * ldk + d) : _mm512_setzero_ps();
+            kc_transpose16(r);
+            for (int64_t c = 0; c < 16 && d + c < D; c++) _mm512_storeu_ps(kt + (d + c) * nkp + j, r[c]);
+        }
+}
+
+/* Scores of rows [i0, i0+R) (R = QB or 1): s[i][j] = scale · q_i · k_j for all padded j. */
+static inline void scores(int R, const float *q, int64_t ldq, int64_t D, const float *kt, int64_t nkp, float scale,
+                          float *s, int64_t i0) {
+    for (int64_t j = 0; j < nkp; j += 64) {
+        const int nv = nkp - j >= 64 ? 4 : (int)((nkp - j) / 16);
+        __m512 c[QB][4];
+        for (int r = 0; r < QB; r++)
+            for (int v = 0; v < 4; v++) c[r][v] = _mm512_setzero_ps();
+        for (int64_t d = 0; d < D; d++) {
+            __m512 kv[4];
+            for (int v = 0; v < nv; v++) kv[v] = _mm512_loadu_ps(kt + d * nkp + j + 16 * v);
+            for (int r = 0; r < R; r++) {
+                __m512 qv = _mm512_set1_ps(q[(i0 + r) * ldq + d]);
+                for (int v = 0; v < nv; v++) c[r][v] = _mm512_fmadd_ps(qv, kv[v], c[r][v]);
+            }
+        }
+        const __m512 vs = _mm512_set1_ps(scale);
+        for (int r = 0; r < R; r++)
+            for (int v = 0; v < nv; v++) _mm512_storeu_ps(s + (i0 + r) * nkp + j + 16 * v, _mm512_mul_ps(c[r][v], vs));
+    }
+}
+
+/* acc rows [i0, i0+R) = acc·c + P·V over all padded keys (P is 0 outside each row's range). */
+static inline void pv(int R, const float *p, int64_t nkp, int64_t nk, const float *v, int64_t ldv, int64_t D,
+                      const float *corr, float *acc, int64_t i0) {
+    for (int64_t d = 0; d < D; d += 64) {
+        const int64_t left = D - d;
+        const int nv = left >= 64 ? 4 : (int)((left + 15) / 16);
+        __mmask16 mk[4];
+        for (int u = 0; u < 4; u++) mk[u] = kc_mask16(left - 16 * u < 0 ? 0 : left - 16 * u);
+        __m512 c[QB][4];
+        for (int r = 0; r < R; r++) {
+            __m512 cr = _mm512_set1_ps(corr[i0 + r]);
+            for (int u = 0; u < nv; u++)
+                c[r][u] = _mm512_mul_ps(_mm512_maskz_loadu_ps(mk[u], acc + (i0 + r) * D + d + 16 * u), cr);
+        }
+        for (int64_t j = 0; j < nk; j++) {
+            __m512 vv[4];
+            for (int u = 0; u < nv; u++) vv[u] = _mm512_maskz_loadu_ps(mk[u], v + j * ldv + d + 16 * u);
+            for (int r = 0; r < R; r++) {
+                __m512 pj = _mm512_set1_ps(p[(i0 + r) * nkp + j]);
+                for (int u = 0; u < nv; u++) c[r][u] = _mm512_fmadd_ps(pj, vv[u], c[r][u]);
+            }
+        }
+        for (int r = 0; r < R; r++)
+            for (int u = 0; u < nv; u++) _mm512_mask_storeu_ps(acc + (i0 + r) * D + d + 16 * u, mk[u], c[r][u]);
+    }
+}
+
+void kc_attn_block_avx512(const float *q, int64_t ldq, const float *k, int64_t ldk, const float *v, int64_t ldv,
+                          int64_t nq, int64_t nk, int64_t D, float scale, const int64_t *j0, const int64_t *j1, float *m,
+                          float *l, float *acc, float *s) {
+    const int64_t nkp = (nk + 15) & ~(int64_t)15;
+    float *kt = s + nq * nkp; /* [D][nkp]; s holds nq*nkp + D*nkp <= (nq + D)*(nk + 15) floats */
+    transpose_keys(k, ldk, nk, D, nkp, kt);
+    int64_t i = 0;
+    for (; i + QB <= nq; i += QB) scores(QB, q, ldq, D, kt, nkp, scale, s, i);
+    for (; i < nq; i++) scores(1, q, ldq, D, kt, nkp, scale, s, i);
+
+    /* Masked online-softmax update (s becomes P), then P·V, for up to 256 rows at a time
+     * (corr holds their rescaling factors exp(m_old - m_new)). */
+    float corr[256];
+    for (int64_t i0 = 0; i0 < nq; i0 += 256) {
+        const int64_t nr = nq - i0 < 256 ? nq - i0 : 256;
+        for (int64_t r = 0; r < nr; r++) {
+            const int64_t row = i0 + r;
+            const int64_t a = j0[row] < 0 ? 0 : j0[row], b = j1[row] > nk ? nk : j1[row];
+            float *sr = s + row * nkp;
+            if (a >= b) { /* nothing visible in this block: state unchanged */
+                for (int64_t j = 0; j < nkp; j += 16) _mm512_storeu_ps(sr + j, _mm512_setzero_ps());
+                corr[r] = 1.0f;
+                continue;
+            }
+            __m512 mx = _mm512_set1_ps(-INFINITY);
+            for (int64_t j = 0; j < nkp; j += 16) {
+                __mmask16 in = (__mmask16)(kc_mask16(b - j < 0 ? 0 : b - j) & ~kc_mask16(a - j < 0 ? 0 : a - j));
+                mx = _mm512_mask_max_ps(mx, in, mx, _mm512_loadu_ps(sr + j));
+            }
+            float mnew = _mm512_reduce_max_ps(mx);
+            if (m[row] > mnew) mnew = m[row];
+            const __m512 vm = _mm512_set1_ps(mnew);
+            __m512 sum = _mm512_setzero_ps();
+            for (int64_t j = 0; j < nkp; j += 16) {
+                __mmask16 in = (__mmask16)(kc_mask16(b - j < 0 ? 0 : b - j) & ~kc_mask16(a - j < 0 ? 0 : a - j));
+                __m512 e = _mm512_maskz_mov_ps(in, kc_exp512(_mm512_sub_ps(_mm512_loadu_ps(sr + j), vm)));
+                sum = _mm512_add_ps(sum, e);
+                _mm512_storeu_ps(sr + j, e);
+            }
+            const float c = expf(m[row] - mnew);
+            corr[r] = c;
+            l[row] = l[row] * c + _mm512_reduce_add_ps(sum);
+            m[row] = mnew;
+        }
+        int64_t r = 0;
+        for (; r + QB <= nr; r += QB) pv(QB, s + i0 * nkp, nkp, nk, v, ldv, D, corr, acc + i0 * D, r);
+        for (; r < nr; r++) pv(1, s + i0 * nkp, nkp, nk, v, ldv, D, corr, acc + i0 * D, r);
+    }
+}

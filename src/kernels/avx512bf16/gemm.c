@@ -1,0 +1,97 @@
+/* avx512bf16/gemm.c — bf16 GEMM with vdpbf16ps: A rounded to bf16 and packed row-major as
+ * k-pairs (the broadcast operand, one 32-bit pair per row), W rounded/copied to bf16 and packed
+ * as [k/2][32] pairs; fp32 accumulation in a 12×32 register tile. K blocks of 512.
+ * Dimension letters: M rows, N output features, K reduction. */
+#include <immintrin.h>
+
+#include "kernels/avx512/avx512.h"
+#include "kernels/avx512/simd512.h"
+#include "kernels/avx512bf16/bf16.h"
+#include "kernels/gemm_common.h"
+
+#define MR 12
+#define NR 32
+#define KC 512 /* bf16 elements per K block (256 pairs) */
+#define MC 120
+
+/* n fp32 values -> bf16 (nearest even), dst may be unaligned. */
+static inline void f32_to_bf16(const float *src, int64_t n, uint16_t *dst) {
+    int64_t i = 0;
+    for (; i < n; i += 16) {
+        __mmask16 m = kc_mask16(n - i);
+        __m256bh h = _mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, src + i));
+        _mm256_mask_storeu_epi16(dst + i, m, (__m256i)h);
+    }
+}
+
+static void pack_a(const kc_gemm_args *g, int64_t m, int64_t k0, int64_t kc, void *dst) {
+    float row[KC];
+    kc_gemm_a_row(g, m, k0, kc, row);
+    uint16_t *d = dst;
+    f32_to_bf16(row, kc, d);
+    if (kc & 1) d[kc] = 0;
+}
+
+/* One W row segment as bf16 into tmp (kc values, padded to even with 0). */
+static inline void w_row_bf16(const kc_gemm_args *g, int64_t n, int64_t k0, int64_t kc, uint16_t *tmp) {
+    const void *p = kc_gemm_w_at(g, n, k0);
+    if (g->wt == KC_DTYPE_BF16) {
+        memcpy(tmp, p, (size_t)kc * 2);
+    } else {
+        for (int64_t i = 0; i < kc; i += 16) {
+            __mmask16 m = kc_mask16(kc - i);
+            _mm256_mask_storeu_epi16(tmp + i, m, (__m256i)_mm512_cvtneps_pbh(kc_load_w512(p, g->wt, i, kc - i)));
+        }
+    }
+    if (kc & 1) tmp[kc] = 0;
+}
+
+/* W rows [n, n+nv) × K block into dst[k/2][32] pairs: 16 rows × 16 pairs per register transpose. */
+static void pack_b(const kc_gemm_args *g, int64_t n, int nv, int64_t k0, int64_t kc, void *dst) {
+    float *d = dst; /* pairs handled as 32-bit lanes */
+    const int64_t kp = (kc + 1) / 2;
+    uint16_t tmp[16][KC + 32];
+    for (int h = 0; h < NR; h += 16) {
+        for (int j = 0; j < 16; j++) {
+            if (h + j < nv) w_row_bf16(g, n + h + j, k0, kc, tmp[j]);
+            else memset(tmp[j], 0, (size_t)(kp * 2) * 2);
+        }
+        for (int64_t k = 0; k < kp; k += 16) {
+            int64_t cnt = kp - k < 16 ? kp - k : 16;
+            __m512 r[16];
+            for (int j = 0; j < 16; j++) r[j] = _mm512_maskz_loadu_ps(kc_mask16(cnt), (const float *)(const void *)tmp[j] + k);
+            kc_transpose16(r);
+            for (int64_t c = 0; c < cnt; c++) _mm512_store_ps(d + (k + c) * NR + h, r[c]);
+        }
+    }
+}
+
+static void ukr(int64_t kp2, const void *ap, const void *bp, float *y, int64_t ldy, int mv, int nv, int first) {
+    const int32_t *a = ap; /* rows of KC/2 pairs */
+    const float *b = bp;
+    const int64_t kp = kp2 / 2;
+    __m512 c0[MR], c1[MR];
+#pragma GCC unroll 12
+    for (int r = 0; r < MR; r++) { c0[r] = _mm512_setzero_ps(); c1[r] = _mm512_setzero_ps(); }
+    for (int64_t k = 0; k < kp; k++) {
+        __m512bh b0 = (__m512bh)_mm512_load_si512(b + k * NR), b1 = (__m512bh)_mm512_load_si512(b + k * NR + 16);
+#pragma GCC unroll 12
+        for (int r = 0; r < MR; r++) {
+            __m512bh av = (__m512bh)_mm512_set1_epi32(a[r * (KC / 2) + k]);
+            c0[r] = _mm512_dpbf16_ps(c0[r], av, b0);
+            c1[r] = _mm512_dpbf16_ps(c1[r], av, b1);
+        }
+    }
+    kc_store_tile512(MR, c0, c1, y, ldy, mv, nv, first);
+}
+
+static const kc_gemm_impl impl = {
+    .mr = MR, .nr = NR, .kc = KC, .mc = MC, .nc = KC_GEMM512_NC, .es = 2,
+    .pack_a = pack_a, .pack_b = pack_b, .ukr = ukr,
+};
+
+void kc_gemm_bf16_avx512bf16(const kc_gemm_args *g, int64_t m0, int64_t m1, int64_t n0, int64_t n1, void *pack) {
+    kc_gemm_run(&impl, g, m0, m1, n0, n1, pack);
+}
+
+size_t kc_gemm_bf16_avx512bf16_pack_bytes(void) { return kc_gemm_impl_pack_bytes(&impl); }

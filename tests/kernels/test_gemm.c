@@ -1,0 +1,198 @@
+/* test_gemm.c — kc_op_linear and kc_op_conv2d on every kernel table this CPU runs, against a
+ * naive double-precision product / direct convolution, against the reference table, and
+ * 1 vs 2 threads bit for bit. Weights in F32/F16/BF16 at odd byte offsets (safetensors data
+ * is unaligned); odd sizes, tails, M = 1, K not a multiple of 16, accumulate + bias.
+ * Dimension letters: M rows, N outputs, K reduction; conv: N batch, H/W, Cin/Cout. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "kernels/kernels.h"
+#include "ops/ops.h"
+
+/* fp32 sums over K <= 600 of O(1) products: ~sqrt(K)·2^-24 relative; measured <= 1.2e-7. */
+#define TOL_FP32 2e-6
+/* bf16 inputs (8-bit mantissa, both operands rounded): measured 1.5e-3..3e-3 rel-L2. */
+#define TOL_BF16 1e-2
+/* bf16 SIMD vs bf16 reference: same rounded inputs, only the summation order differs:
+ * measured <= 2e-7. */
+#define TOL_BF16_VS_REF 2e-6
+
+static const kc_kernels *tabs[4];
+static int ntab;
+
+/* Stores wf [n] as dtype dt at byte offset 2 of a fresh buffer (misaligned for every type),
+ * replacing wf by the values actually stored. */
+static kc_tensor make_w(kc_dtype dt, float *wf, int64_t N, int64_t K, void **block) {
+    size_t es = kc_dtype_size(dt), n = (size_t)(N * K);
+    unsigned char *buf = malloc(n * es + 8);
+    kc_convert_from_f32(buf + 2, dt, wf, n);
+    kc_convert_to_f32(wf, buf + 2, dt, n);
+    *block = buf;
+    kc_tensor t = {.dtype = dt, .ndim = 2, .shape = {N, K}, .data = buf + 2};
+    return t;
+}
+
+static void naive_linear(const float *x, int64_t M, int64_t K, const float *w, int64_t N, const float *b, float *y) {
+    for (int64_t m = 0; m < M; m++)
+        for (int64_t n = 0; n < N; n++) {
+            double acc = b ? b[n] : 0.0;
+            for (int64_t k = 0; k < K; k++) acc += (double)x[m * K + k] * w[n * K + k];
+            y[m * N + n] += (float)acc;
+        }
+}
+
+static kc_exec exec_for(const kc_kernels *k, int nt, kc_precision p) {
+    kc_exec ex;
+    kc_exec_init(&ex, nt, p);
+    ex.k = k;
+    return ex;
+}
+
+static double worst_bf16 = 0, worst_fp32 = 0, worst_bf16_ref = 0;
+
+static void test_linear(int64_t M, int64_t N, int64_t K, kc_dtype dt, int accumulate, uint64_t seed) {
+    float *x = malloc(sizeof(float) * (size_t)(M * K)), *wf = malloc(sizeof(float) * (size_t)(N * K));
+    float *bf = malloc(sizeof(float) * (size_t)N), *y0 = malloc(sizeof(float) * (size_t)(M * N));
+    float *truth = malloc(sizeof(float) * (size_t)(M * N)), *y = malloc(sizeof(float) * (size_t)(M * N));
+    float *y2 = malloc(sizeof(float) * (size_t)(M * N)), *yr = malloc(sizeof(float) * (size_t)(M * N));
+    kc_fill_random(x, M * K, seed, 1.0f);
+    kc_fill_random(wf, N * K, seed + 1, 0.5f);
+    kc_fill_random(bf, N, seed + 2, 0.3f);
+    kc_fill_random(y0, M * N, seed + 3, 2.0f);
+    void *blk;
+    kc_tensor w = make_w(dt, wf, N, K, &blk);
+    kc_tensor b = {.dtype = KC_DTYPE_F32, .ndim = 1, .shape = {N}, .data = bf};
+    for (int64_t i = 0; i < M * N; i++) truth[i] = accumulate ? y0[i] : 0.0f;
+    naive_linear(x, M, K, wf, N, bf, truth);
+    char name[160];
+    for (int pr = 0; pr < 2; pr++) {
+        kc_precision prec = pr ? KC_PREC_BF16 : KC_PREC_FP32;
+        kc_exec exr = exec_for(kc_kernels_ref(), 1, prec);
+        memcpy(yr, y0, sizeof(float) * (size_t)(M * N));
+        kc_err err = {0};
+        KC_CHECK(kc_op_linear(&exr, x, M, K, &w, &b, yr, accumulate, &err) == KC_OK, "%s", err.msg);
+        for (int t = 0; t < ntab; t++) {
+            kc_exec e1 = exec_for(tabs[t], 1, prec), e2 = exec_for(tabs[t], 2, prec);
+            memcpy(y, y0, sizeof(float) * (size_t)(M * N));
+            memcpy(y2, y0, sizeof(float) * (size_t)(M * N));
+            KC_CHECK(kc_op_linear(&e1, x, M, K, &w, &b, y, accumulate, &err) == KC_OK, "%s", err.msg);
+            KC_CHECK(kc_op_linear(&e2, x, M, K, &w, &b, y2, accumulate, &err) == KC_OK, "%s", err.msg);
+            snprintf(name, sizeof name, "linear %s %s M=%lld N=%lld K=%lld %s acc=%d", tabs[t]->name, pr ? "bf16" : "fp32",
+                     (long long)M, (long long)N, (long long)K, kc_dtype_name(dt), accumulate);
+            int bf16_path = pr && tabs[t]->gemm_bf16 && M > 3;
+            kc_cmp c = kc_compare(y, truth, M * N);
+            double tol = bf16_path ? TOL_BF16 : TOL_FP32;
+            if (bf16_path && c.rel_l2 > worst_bf16) worst_bf16 = c.rel_l2;
+            if (!bf16_path && c.rel_l2 > worst_fp32) worst_fp32 = c.rel_l2;
+            KC_CHECK(check_close(name, y, truth, M * N, tol), "%s vs naive", name);
+            if (bf16_path) {
+                kc_cmp cr = kc_compare(y, yr, M * N);
+                if (cr.rel_l2 > worst_bf16_ref) worst_bf16_ref = cr.rel_l2;
+                KC_CHECK(cr.rel_l2 <= TOL_BF16_VS_REF, "%s vs ref bf16: rel %.3g", name, cr.rel_l2);
+            }
+            KC_CHECK(memcmp(y, y2, sizeof(float) * (size_t)(M * N)) == 0, "%s: 1 vs 2 threads differ", name);
+        }
+    }
+    free(blk);
+    free(x); free(wf); free(bf); free(y0); free(truth); free(y); free(y2); free(yr);
+}
+
+/* Direct convolution in double, PyTorch semantics (w [Cout, Cin, kh, kw]), channels-last. */
+static void naive_conv(const float *x, int64_t N, int64_t H, int64_t W, int64_t Cin, const float *w, int64_t Cout,
+                       int64_t kh, int64_t kw, const float *b, const kc_conv_params *p, int64_t Ho, int64_t Wo, float *y) {
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t oy = 0; oy < Ho; oy++)
+            for (int64_t ox = 0; ox < Wo; ox++)
+                for (int64_t co = 0; co < Cout; co++) {
+                    double acc = b[co];
+                    for (int64_t ci = 0; ci < Cin; ci++)
+                        for (int64_t ky = 0; ky < kh; ky++)
+                            for (int64_t kx = 0; kx < kw; kx++) {
+                                int64_t iy = oy * p->stride + ky - p->pad_t, ix = ox * p->stride + kx - p->pad_l;
+                                if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
+                                acc += (double)x[((n * H + iy) * W + ix) * Cin + ci] * w[((co * Cin + ci) * kh + ky) * kw + kx];
+                            }
+                    y[((n * Ho + oy) * Wo + ox) * Cout + co] = (float)acc;
+                }
+}
+
+static void test_conv(int64_t N, int64_t H, int64_t W, int64_t Cin, int64_t Cout, int64_t kh, int64_t kw,
+                      kc_conv_params p, kc_dtype dt, int use_arena, uint64_t seed) {
+    const int64_t Ho = (H + p.pad_t + p.pad_b - kh) / p.stride + 1, Wo = (W + p.pad_l + p.pad_r - kw) / p.stride + 1;
+    const int64_t nx = N * H * W * Cin, nw = Cout * Cin * kh * kw, ny = N * Ho * Wo * Cout;
+    float *x = malloc(sizeof(float) * (size_t)nx), *wf = malloc(sizeof(float) * (size_t)nw);
+    float *bf = malloc(sizeof(float) * (size_t)Cout), *truth = malloc(sizeof(float) * (size_t)ny);
+    float *y = malloc(sizeof(float) * (size_t)ny), *y2 = malloc(sizeof(float) * (size_t)ny);
+    kc_fill_random(x, nx, seed, 1.0f);
+    kc_fill_random(wf, nw, seed + 1, 0.3f);
+    kc_fill_random(bf, Cout, seed + 2, 0.3f);
+    void *blk;
+    kc_tensor w = make_w(dt, wf, Cout, Cin * kh * kw, &blk);
+    w.ndim = 4;
+    w.shape[0] = Cout; w.shape[1] = Cin; w.shape[2] = kh; w.shape[3] = kw;
+    kc_tensor b = {.dtype = KC_DTYPE_F32, .ndim = 1, .shape = {Cout}, .data = bf};
+    naive_conv(x, N, H, W, Cin, wf, Cout, kh, kw, bf, &p, Ho, Wo, truth);
+    kc_arena ar;
+    kc_err err = {0};
+    KC_CHECK(kc_arena_init(&ar, "conv-test", 1 << 20, &err) == KC_OK, "%s", err.msg);
+    char name[200];
+    for (int pr = 0; pr < 2; pr++)
+        for (int t = 0; t < ntab; t++) {
+            kc_precision prec = pr ? KC_PREC_BF16 : KC_PREC_FP32;
+            kc_exec e1 = exec_for(tabs[t], 1, prec), e2 = exec_for(tabs[t], 2, prec);
+            int64_t ho = 0, wo = 0;
+            KC_CHECK(kc_op_conv2d(&e1, x, N, H, W, Cin, &w, &b, &p, y, &ho, &wo, 0, use_arena ? &ar : NULL, &err) == KC_OK,
+                     "%s", err.msg);
+            KC_CHECK(ho == Ho && wo == Wo, "conv output %lldx%lld, expected %lldx%lld", (long long)ho, (long long)wo,
+                     (long long)Ho, (long long)Wo);
+            KC_CHECK(ar.used == 0, "conv2d left %zu bytes of scratch in use", ar.used);
+            KC_CHECK(kc_op_conv2d(&e2, x, N, H, W, Cin, &w, &b, &p, y2, NULL, NULL, 0, use_arena ? &ar : NULL, &err) == KC_OK,
+                     "%s", err.msg);
+            snprintf(name, sizeof name, "conv %s %s %lldx%lldx%lld->%lld k%lldx%lld s%d pad %d,%d,%d,%d %s", tabs[t]->name,
+                     pr ? "bf16" : "fp32", (long long)H, (long long)W, (long long)Cin, (long long)Cout, (long long)kh,
+                     (long long)kw, p.stride, p.pad_t, p.pad_l, p.pad_b, p.pad_r, kc_dtype_name(dt));
+            int bf16_path = pr && tabs[t]->gemm_bf16;
+            KC_CHECK(check_close(name, y, truth, ny, bf16_path ? TOL_BF16 : TOL_FP32), "%s", name);
+            KC_CHECK(memcmp(y, y2, sizeof(float) * (size_t)ny) == 0, "%s: 1 vs 2 threads differ", name);
+        }
+    kc_arena_free(&ar);
+    free(blk);
+    free(x); free(wf); free(bf); free(truth); free(y); free(y2);
+}
+
+int main(void) {
+    ntab = kc_kernels_available(tabs, 4);
+    printf("tables:");
+    for (int i = 0; i < ntab; i++) printf(" %s", tabs[i]->name);
+    printf(" (default %s)\n", kc_kernels_default()->name);
+    KC_CHECK(ntab >= 1 && strcmp(tabs[0]->name, "ref") == 0, "ref table must always be available");
+    const kc_kernels *k = NULL;
+    kc_err err = {0};
+    KC_CHECK(kc_kernels_select("no-such-isa", &k, &err) == KC_ERR_UNSUPPORTED && strstr(err.msg, "no-such-isa"),
+             "unknown table name must fail with its name in the message");
+
+    const kc_dtype dts[3] = {KC_DTYPE_F32, KC_DTYPE_F16, KC_DTYPE_BF16};
+    const int64_t shapes[][3] = {{1, 37, 19}, {3, 70, 33}, {4, 33, 17}, {5, 64, 16}, {29, 100, 257},
+                                 {130, 300, 70}, {13, 31, 600}, {64, 32, 513}};
+    uint64_t seed = 1;
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int d = 0; d < 3; d++) test_linear(shapes[s][0], shapes[s][1], shapes[s][2], dts[d], (int)(s & 1), seed++);
+    test_linear(50, 40, 30, KC_DTYPE_F16, 1, seed++);
+
+    kc_conv_params same = {.stride = 1, .pad_t = 1, .pad_l = 1, .pad_b = 1, .pad_r = 1};
+    kc_conv_params down = {.stride = 2, .pad_t = 0, .pad_l = 0, .pad_b = 1, .pad_r = 1}; /* VAE encoder */
+    kc_conv_params none = {.stride = 1};
+    kc_conv_params s2 = {.stride = 2, .pad_t = 1, .pad_l = 1, .pad_b = 1, .pad_r = 1};
+    test_conv(2, 9, 7, 5, 6, 3, 3, same, KC_DTYPE_F32, 1, seed++);
+    test_conv(1, 8, 10, 16, 33, 3, 3, down, KC_DTYPE_F16, 0, seed++);
+    test_conv(2, 7, 9, 3, 20, 3, 3, down, KC_DTYPE_BF16, 1, seed++);
+    test_conv(1, 6, 5, 4, 40, 3, 3, same, KC_DTYPE_F16, 1, seed++); /* Cin 4: the U-Net conv_in */
+    test_conv(1, 5, 6, 7, 9, 1, 1, none, KC_DTYPE_F32, 1, seed++);
+    test_conv(2, 9, 8, 12, 10, 3, 3, s2, KC_DTYPE_F32, 0, seed++);
+    test_conv(1, 12, 11, 36, 70, 3, 3, same, KC_DTYPE_BF16, 0, seed++);
+    printf("worst rel-L2 vs naive: fp32 paths %.3g, bf16 paths %.3g; bf16 SIMD vs bf16 ref %.3g\n", worst_fp32, worst_bf16,
+           worst_bf16_ref);
+    return kc_test_finish();
+}
