@@ -10,7 +10,10 @@
  *   - n < 16: per element, a double-precision Box-Muller normal from two 53-bit uniforms; the
  *     unused sine half is cached in the generator and returned by the next small draw.
  * The generator state continues across calls exactly as torch's does, so consecutive
- * kc_rng_randn calls on one kc_rng reproduce consecutive torch.randn calls on one generator. */
+ * kc_rng_randn calls on one kc_rng reproduce consecutive torch.randn calls on one generator.
+ * Scope: torch on x86-64 with AVX2 (the usual build and CPU; the goldens and Debian's torch 1.13.1
+ * agree bit for bit). torch on a CPU without AVX2, or on ARM, takes a scalar libm path for n >= 16
+ * whose low bits differ; the n < 16 path is the same everywhere. */
 #ifndef KC_CORE_RNG_H
 #define KC_CORE_RNG_H
 
