@@ -11,9 +11,10 @@
  *     unused sine half is cached in the generator and returned by the next small draw.
  * The generator state continues across calls exactly as torch's does, so consecutive
  * kc_rng_randn calls on one kc_rng reproduce consecutive torch.randn calls on one generator.
- * Scope: torch on x86-64 with AVX2 (the usual build and CPU; the goldens and Debian's torch 1.13.1
- * agree bit for bit). torch on a CPU without AVX2, or on ARM, takes a scalar libm path for n >= 16
- * whose low bits differ; the n < 16 path is the same everywhere. */
+ * Scope: verified bit for bit against torch 1.13.1 on x86-64 (the goldens' build and Debian's); there
+ * the output did not change with ATEN_CPU_CAPABILITY=default/avx2/avx512. A torch whose kernel was
+ * compiled without FMA contraction (another compiler, ARM) may differ in the last bit of some
+ * n >= 16 values [unconfirmed]; the n < 16 path uses double libm calls and is portable. */
 #ifndef KC_CORE_RNG_H
 #define KC_CORE_RNG_H
 
