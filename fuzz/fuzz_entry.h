@@ -13,6 +13,8 @@ int kc_fuzz_torchzip(const uint8_t *data, size_t size);
 int kc_fuzz_pickle(const uint8_t *data, size_t size);
 int kc_fuzz_json_config(const uint8_t *data, size_t size);
 int kc_fuzz_image(const uint8_t *data, size_t size);
+int kc_fuzz_tokenizer_model(const uint8_t *data, size_t size);
+int kc_fuzz_tokenize(const uint8_t *data, size_t size); /* needs the real tokenizer.model (see the file) */
 
 /* Reads every byte of a tensor view so that ASan flags any range the parser let through wrongly. */
 unsigned kc_fuzz_touch(const void *p, uint64_t n);

@@ -11,6 +11,7 @@
 
 static int (*const entries[])(const uint8_t *, size_t) = {
     kc_fuzz_safetensors, kc_fuzz_torchzip, kc_fuzz_pickle, kc_fuzz_json_config, kc_fuzz_image,
+    kc_fuzz_tokenizer_model, kc_fuzz_tokenize,
 };
 
 static int run_file(const char *path) {

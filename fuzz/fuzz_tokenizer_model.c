@@ -1,15 +1,13 @@
-/* fuzz_tokenizer_model.c — libFuzzer target: arbitrary bytes as a tokenizer.model (SentencePiece
- * ModelProto). Loading must fail cleanly or give a tokenizer whose encode/decode stay in bounds.
- * Seed corpus: the real shared/models/tokenizer/tokenizer.model (and truncations of it). */
-#include <stdint.h>
+/* fuzz_tokenizer_model.c — arbitrary bytes as a tokenizer.model (SentencePiece ModelProto).
+ * Loading must fail cleanly (with a message) or give a tokenizer whose encode/decode stay in
+ * bounds. Seeds: the real shared/models/tokenizer/tokenizer.model, its head and its tail. */
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_entry.h"
 #include "text/tokenizer.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+int kc_fuzz_tokenizer_model(const uint8_t *data, size_t size) {
     kc_tokenizer *t = NULL;
     kc_err err = {0};
     if (kc_tokenizer_load_buffer(data, size, "fuzz.model", &t, &err) != KC_OK) {
@@ -31,3 +29,4 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     kc_tokenizer_free(t);
     return 0;
 }
+KC_FUZZ_MAIN(kc_fuzz_tokenizer_model)
