@@ -159,7 +159,7 @@ int main(int argc, char **argv) {
             double best = 1e30;
             for (int r = 0; r < steps && !rc; r++) {
                 double t1 = kc_time_now();
-                kc_unet_input in = {N, H, W, T, sample, ts, ctx, te, tid};
+                kc_unet_input in = {N, H, W, T, sample, ts, ctx, te, tid, NULL};
                 if (kc_unet_project_context(&ex, u, ehs, N, T, ctx, NULL, NULL, &err) ||
                     kc_unet_forward(&ex, u, &in, out, &ar, NULL, NULL, &err)) {
                     fprintf(stderr, "bench_unet: %s\n", err.msg);

@@ -92,7 +92,7 @@ int kolors_unet_forward(kolors_model *m, const kolors_unet_inputs *in, float *no
     double t0 = kc_time_now();
     kc_status s = kc_unet_project_context(&m->ex, u, in->encoder_hidden_states, N, T, ctx, m->tap, m->tap_user, &err);
     if (!s) {
-        kc_unet_input ui = {N, in->h, in->w, T, in->sample, in->timestep, ctx, in->text_embeds, in->time_ids};
+        kc_unet_input ui = {N, in->h, in->w, T, in->sample, in->timestep, ctx, in->text_embeds, in->time_ids, NULL};
         s = kc_unet_forward(&m->ex, u, &ui, noise_pred, &ar, m->tap, m->tap_user, &err);
     }
     if (!s)

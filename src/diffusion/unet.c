@@ -31,6 +31,7 @@ struct kc_unet {
     ublock down[KC_UNET_MAX_BLOCKS], up[KC_UNET_MAX_BLOCKS];
     kc_resnet mid_res[2];
     kc_xformer mid_attn;
+    int64_t kv_units; /* K/V cache floats per (sample, token) */
 };
 
 const kc_unet_config *kc_unet_get_config(const kc_unet *u) { return &u->cfg; }
@@ -129,6 +130,20 @@ static kc_status bind_all(kc_unet *u, kc_err *err) {
         }
         prev = out;
     }
+    /* K/V cache layout: down blocks, mid, up blocks, in forward order */
+    u->kv_units = 0;
+    for (int i = 0; i < nb; i++)
+        for (int j = 0; u->down[i].has_attn && j < u->down[i].nres; j++) {
+            u->down[i].attn[j].kv_off = u->kv_units;
+            u->kv_units += 2 * u->down[i].attn[j].C * u->down[i].attn[j].depth;
+        }
+    u->mid_attn.kv_off = u->kv_units;
+    u->kv_units += 2 * u->mid_attn.C * u->mid_attn.depth;
+    for (int i = 0; i < nb; i++)
+        for (int j = 0; u->up[i].has_attn && j < u->up[i].nres; j++) {
+            u->up[i].attn[j].kv_off = u->kv_units;
+            u->kv_units += 2 * u->up[i].attn[j].C * u->up[i].attn[j].depth;
+        }
     if ((s = kc_norm_bind(&u->norm_out, ws, "conv_norm_out", c->block_out[0], err))) return s;
     return kc_conv_bind(&u->conv_out, ws, "conv_out", c->out_channels, c->block_out[0], c->conv_out_k, err);
 }
@@ -196,6 +211,21 @@ kc_status kc_unet_project_context(const kc_exec *ex, const kc_unet *u, const flo
     }
     if (tap) tap("encoder_hid_proj", ctx, 3, (const int64_t[]){N, T, c->cross_dim}, tap_user);
     return KC_OK;
+}
+
+int64_t kc_unet_kv_floats(const kc_unet *u, int64_t N, int64_t T) { return N * T * u->kv_units; }
+
+kc_status kc_unet_precompute_kv(const kc_exec *ex, const kc_unet *u, const float *ctx, int64_t N, int64_t T, float *kv,
+                                kc_err *err) {
+    kc_status s = KC_OK;
+    for (int i = 0; i < u->cfg.nblocks && !s; i++)
+        for (int j = 0; u->down[i].has_attn && j < u->down[i].nres && !s; j++)
+            s = kc_xformer_kv(ex, &u->down[i].attn[j], ctx, N, T, kv, err);
+    if (!s) s = kc_xformer_kv(ex, &u->mid_attn, ctx, N, T, kv, err);
+    for (int i = 0; i < u->cfg.nblocks && !s; i++)
+        for (int j = 0; u->up[i].has_attn && j < u->up[i].nres && !s; j++)
+            s = kc_xformer_kv(ex, &u->up[i].attn[j], ctx, N, T, kv, err);
+    return s;
 }
 
 /* ---- arena plan -------------------------------------------------------------------------- */
@@ -408,7 +438,7 @@ kc_status kc_unet_forward(const kc_exec *ex, const kc_unet *u, const kc_unet_inp
         const ublock *b = &u->down[i];
         for (int j = 0; j < b->nres; j++) {
             TRY(kc_resnet_forward(ex, &b->res[j], x, N, hs[i], ws[i], emb_silu, skip[k], arena, err));
-            if (b->has_attn) TRY(kc_xformer_forward(ex, &b->attn[j], skip[k], N, hs[i] * ws[i], in->ctx, T, arena, err));
+            if (b->has_attn) TRY(kc_xformer_forward(ex, &b->attn[j], skip[k], N, hs[i] * ws[i], in->ctx, in->kv, T, arena, err));
             x = skip[k++];
         }
         int64_t ho = hs[i], wo = ws[i];
@@ -426,7 +456,7 @@ kc_status kc_unet_forward(const kc_exec *ex, const kc_unet *u, const kc_unet_inp
     /* ---- mid block: resnet, transformer, resnet ---- */
     const int64_t hm = hs[nb - 1], wm = ws[nb - 1], cm = c->block_out[nb - 1];
     TRY(kc_resnet_forward(ex, &u->mid_res[0], x, N, hm, wm, emb_silu, bufA, arena, err));
-    TRY(kc_xformer_forward(ex, &u->mid_attn, bufA, N, hm * wm, in->ctx, T, arena, err));
+    TRY(kc_xformer_forward(ex, &u->mid_attn, bufA, N, hm * wm, in->ctx, in->kv, T, arena, err));
     TRY(kc_resnet_forward(ex, &u->mid_res[1], bufA, N, hm, wm, emb_silu, bufB, arena, err));
     float *cur = bufB;
     int64_t ch = cm, h = hm, w = wm;
@@ -447,7 +477,7 @@ kc_status kc_unet_forward(const kc_exec *ex, const kc_unet *u, const kc_unet_inp
             kc_op_concat_channels(ex, cat, cur, ch, skip[k], skC[k], N, h * w);
             float *o = cur == bufA ? bufB : bufA;
             TRY(kc_resnet_forward(ex, &b->res[j], cat, N, h, w, emb_silu, o, arena, err));
-            if (b->has_attn) TRY(kc_xformer_forward(ex, &b->attn[j], o, N, h * w, in->ctx, T, arena, err));
+            if (b->has_attn) TRY(kc_xformer_forward(ex, &b->attn[j], o, N, h * w, in->ctx, in->kv, T, arena, err));
             cur = o;
             ch = C;
         }

@@ -90,6 +90,15 @@ kc_status kc_unet_arena_bytes(const kc_unet *u, const kc_exec *ex, int64_t N, in
 kc_status kc_unet_project_context(const kc_exec *ex, const kc_unet *u, const float *ehs, int64_t N, int64_t T,
                                   float *ctx, kc_unet_tap_fn tap, void *tap_user, kc_err *err);
 
+/* The cross-attention keys and values of every transformer block depend only on the text:
+ * computed once per prompt batch (kc_unet_precompute_kv) they save 2 matmuls of [N·T, X] x
+ * [X, C] per block and step (10 % of the FLOPs of a 512² Kolors step, 2.5 % at 1024²) at the
+ * cost of kc_unet_kv_floats floats (340 MB for Kolors, N = 2, T = 256). Results are
+ * bit-identical to computing them inside the forward. */
+int64_t kc_unet_kv_floats(const kc_unet *u, int64_t N, int64_t T);
+kc_status kc_unet_precompute_kv(const kc_exec *ex, const kc_unet *u, const float *ctx, int64_t N, int64_t T, float *kv,
+                                kc_err *err);
+
 typedef struct {
     int64_t N, H, W, T;
     const float *sample;      /* [N, in_channels, H, W] NCHW */
@@ -97,6 +106,7 @@ typedef struct {
     const float *ctx;         /* [N, T, X] from kc_unet_project_context */
     const float *text_embeds; /* [N, P] (unused without text_time) */
     const float *time_ids;    /* [N, 6] */
+    const float *kv;          /* from kc_unet_precompute_kv for the same ctx, or NULL */
 } kc_unet_input;
 
 /* noise_pred [N, out_channels, H, W] NCHW. Activations come from `arena` (sized with

@@ -88,8 +88,20 @@ static kc_status attend(const kc_exec *ex, const kc_xformer *a, const float *q, 
 #define TRY(x) do { if ((s = (x))) goto done; } while (0)
 #define ALLOC(p, n) do { if (!((p) = kc_arena_floats(arena, (size_t)(n), err))) { s = KC_ERR_NOMEM; goto done; } } while (0)
 
+kc_status kc_xformer_kv(const kc_exec *ex, const kc_xformer *a, const float *ctx, int64_t N, int64_t T, float *kv,
+                        kc_err *err) {
+    const int64_t C = a->C, X = a->cross_dim;
+    for (int64_t bi = 0; bi < a->depth; bi++) {
+        float *k = kv + N * T * (a->kv_off + 2 * C * bi), *v = k + N * T * C;
+        kc_status s = kc_op_linear(ex, ctx, N * T, X, &a->blocks[bi].k2.weight, NULL, k, 0, err);
+        if (!s) s = kc_op_linear(ex, ctx, N * T, X, &a->blocks[bi].v2.weight, NULL, v, 0, err);
+        if (s) return s;
+    }
+    return KC_OK;
+}
+
 kc_status kc_xformer_forward(const kc_exec *ex, const kc_xformer *a, float *x, int64_t N, int64_t S, const float *ctx,
-                             int64_t T, kc_arena *arena, kc_err *err) {
+                             const float *kv, int64_t T, kc_arena *arena, kc_err *err) {
     const int64_t C = a->C, M = N * S, X = a->cross_dim;
     const size_t mark = kc_arena_mark(arena);
     kc_status s = KC_OK;
@@ -117,9 +129,14 @@ kc_status kc_xformer_forward(const kc_exec *ex, const kc_xformer *a, float *x, i
         /* t += Attn2(LN2(t), ctx): cross-attention to all T text tokens, no mask */
         TRY(kc_op_layer_norm(ex, t, ln, M, C, LN_EPS, &b->norm2.weight, &b->norm2.bias, err));
         TRY(kc_op_linear(ex, ln, M, C, &b->q2.weight, NULL, q, 0, err));
-        TRY(kc_op_linear(ex, ctx, N * T, X, &b->k2.weight, NULL, k, 0, err));
-        TRY(kc_op_linear(ex, ctx, N * T, X, &b->v2.weight, NULL, v, 0, err));
-        TRY(attend(ex, a, q, k, v, o, N, S, T, err));
+        if (kv) {
+            const float *kc = kv + N * T * (a->kv_off + 2 * C * bi);
+            TRY(attend(ex, a, q, kc, kc + N * T * C, o, N, S, T, err));
+        } else {
+            TRY(kc_op_linear(ex, ctx, N * T, X, &b->k2.weight, NULL, k, 0, err));
+            TRY(kc_op_linear(ex, ctx, N * T, X, &b->v2.weight, NULL, v, 0, err));
+            TRY(attend(ex, a, q, k, v, o, N, S, T, err));
+        }
         TRY(kc_op_linear(ex, o, M, C, &b->o2.weight, kc_layer_bias(&b->o2), t, 1, err));
         kc_arena_rewind(arena, m2);
         /* t += FF(LN3(t)): GEGLU C -> [value 4C | gate 4C] -> 4C -> C */

@@ -21,6 +21,9 @@ typedef struct {
     kc_norm norm;                            /* GroupNorm eps 1e-6 */
     kc_layer proj_in, proj_out;              /* Linear [C, C] or 1x1 conv [C, C, 1, 1] */
     kc_tblock *blocks;                       /* [depth], malloc'd */
+    int64_t kv_off;                          /* this module's place in the K/V cache, in floats per
+                                                (sample, token): block k's K at N·T·(kv_off + 2Ck),
+                                                its V N·T·C further */
 } kc_xformer;
 
 kc_status kc_xformer_bind(kc_xformer *a, const kc_weights *ws, const char *prefix, int64_t C, int64_t heads,
@@ -28,8 +31,12 @@ kc_status kc_xformer_bind(kc_xformer *a, const kc_weights *ws, const char *prefi
 void kc_xformer_free(kc_xformer *a);
 /* Arena bytes kc_xformer_forward takes on top of its input. */
 size_t kc_xformer_scratch_bytes(const kc_xformer *a, int64_t N, int64_t S, int64_t T);
-/* x [N, S, C] in place: x += proj_out(blocks(proj_in(GroupNorm(x)))). ctx [N, T, X]. */
+/* x [N, S, C] in place: x += proj_out(blocks(proj_in(GroupNorm(x)))). ctx [N, T, X]; kv is the
+ * whole model's K/V cache (see unet.h) or NULL to project ctx here. */
 kc_status kc_xformer_forward(const kc_exec *ex, const kc_xformer *a, float *x, int64_t N, int64_t S, const float *ctx,
-                             int64_t T, kc_arena *arena, kc_err *err);
+                             const float *kv, int64_t T, kc_arena *arena, kc_err *err);
+/* Fills this module's part of the K/V cache from ctx [N, T, X]. */
+kc_status kc_xformer_kv(const kc_exec *ex, const kc_xformer *a, const float *ctx, int64_t N, int64_t T, float *kv,
+                        kc_err *err);
 
 #endif

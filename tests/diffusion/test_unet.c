@@ -116,7 +116,7 @@ static double run_case(const char *dir, const char *variant, const char *cas, do
     float *out = malloc((size_t)(N * c->out_channels * H * W) * sizeof(float));
     tap_ctx tc = {&st, cas, tol, 0, 0};
     KC_CHECK(kc_unet_project_context(&ex, u, ehs, N, T, ctx, tap_cmp, &tc, &err) == KC_OK, "%s", err.msg);
-    kc_unet_input in = {N, H, W, T, sample, tsn, ctx, te, tid};
+    kc_unet_input in = {N, H, W, T, sample, tsn, ctx, te, tid, NULL};
     KC_CHECK(kc_unet_forward(&ex, u, &in, out, &ar, tap_cmp, &tc, &err) == KC_OK, "forward: %s", err.msg);
     KC_CHECK(tc.seen == 5 + 2 * c->nblocks, "%d taps reported, expected %d", tc.seen, 5 + 2 * c->nblocks);
     char label[96];
@@ -137,13 +137,22 @@ static double run_case(const char *dir, const char *variant, const char *cas, do
     KC_CHECK(memcmp(out, out2, (size_t)(N * c->out_channels * H * W) * sizeof(float)) == 0,
              "taps change the result");
     KC_CHECK(ar2.high_water <= bytes2, "high-water %zu > plan %zu", ar2.high_water, bytes2);
+    /* precomputed cross-attention K/V: bit-identical to projecting inside the forward */
+    float *kv = malloc((size_t)kc_unet_kv_floats(u, N, T) * sizeof(float));
+    KC_CHECK(kc_unet_precompute_kv(&ex, u, ctx, N, T, kv, &err) == KC_OK, "%s", err.msg);
+    in.kv = kv;
+    KC_CHECK(kc_unet_forward(&ex, u, &in, out2, &ar2, NULL, NULL, &err) == KC_OK, "forward (kv): %s", err.msg);
+    KC_CHECK(memcmp(out, out2, (size_t)(N * c->out_channels * H * W) * sizeof(float)) == 0,
+             "precomputed K/V change the result");
+    in.kv = NULL;
+    free(kv);
     kc_arena_free(&ar2);
     free(out2);
 
     /* batch independence: row 1 alone equals row 1 of the batch */
     if (N > 1) {
         const int64_t Ci = c->in_channels, P = kc_unet_pooled_width(c), X = c->cross_dim;
-        kc_unet_input in1 = {1, H, W, T, sample + Ci * H * W, tsn + 1, ctx + T * X, te + P, tid + 6};
+        kc_unet_input in1 = {1, H, W, T, sample + Ci * H * W, tsn + 1, ctx + T * X, te + P, tid + 6, NULL};
         float *o1 = malloc((size_t)(c->out_channels * H * W) * sizeof(float));
         KC_CHECK(kc_unet_forward(&ex, u, &in1, o1, &ar, NULL, NULL, &err) == KC_OK, "%s", err.msg);
         kc_cmp bc = kc_compare(o1, out + c->out_channels * H * W, c->out_channels * H * W);
@@ -321,7 +330,7 @@ static void test_odd_sizes(void) {
         float *ctx = malloc((size_t)(N * T * c->cross_dim) * sizeof(float));
         float *out = malloc((size_t)(N * c->out_channels * H * W) * sizeof(float));
         KC_CHECK(kc_unet_project_context(&ex, u, g.ehs, N, T, ctx, NULL, NULL, &err) == KC_OK, "%s", err.msg);
-        kc_unet_input in = {N, H, W, T, g.sample, g.ts, ctx, g.te, g.tid};
+        kc_unet_input in = {N, H, W, T, g.sample, g.ts, ctx, g.te, g.tid, NULL};
         KC_CHECK(kc_unet_forward(&ex, u, &in, out, &ar, NULL, NULL, &err) == KC_OK, "%s", err.msg);
         char label[64];
         snprintf(label, sizeof label, "%s.out vs torch", cases[ci]);
