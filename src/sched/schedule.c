@@ -31,6 +31,7 @@ void kc_sched_config_kolors(kc_sched_config *c) {
     c->beta_end = 0.014;
     c->beta_schedule = KC_BETA_SCALED_LINEAR;
     c->spacing = KC_SPACING_LEADING;
+    c->spacing_set = 1;
     c->steps_offset = 1;
     c->solver_order = -1;
     c->use_lu_lambdas = 0;
@@ -97,6 +98,7 @@ kc_status kc_sched_config_parse(const struct cJSON *root, const char *what, kc_s
     if (!kc_json_is_null(root, "trained_betas"))
         return kc_fail(err, KC_ERR_UNSUPPORTED, "%s: \"trained_betas\": explicit beta tables are not supported", what);
     if ((s = want_str(root, "prediction_type", "epsilon", what, ", the Kolors U-Net predicts noise", err))) return s;
+    c->spacing_set = !kc_json_is_null(root, "timestep_spacing");
     if ((s = get_str(root, "timestep_spacing", "linspace", what, buf, sizeof buf, err))) return s;
     if (!strcmp(buf, "leading")) c->spacing = KC_SPACING_LEADING;
     else if (!strcmp(buf, "trailing")) c->spacing = KC_SPACING_TRAILING;
@@ -366,7 +368,8 @@ static kc_status base_timesteps(const kc_sched_config *c, kc_sampler_kind kind, 
                                 kc_err *err) {
     const int64_t T = c->num_train_timesteps;
     const int multistep = kind == KC_SAMPLER_DPMPP_2M || kind == KC_SAMPLER_UNIPC;
-    switch (c->spacing) {
+    kc_spacing spacing = c->spacing_set ? c->spacing : kind == KC_SAMPLER_DDIM ? KC_SPACING_LEADING : KC_SPACING_LINSPACE;
+    switch (spacing) {
     case KC_SPACING_LEADING: {
         int64_t m = multistep ? n + 1 : n;
         int64_t ratio = T / m;
@@ -483,7 +486,7 @@ kc_status kc_sampler_create(const kc_sched_config *c, kc_sampler_kind kind, int 
         float mx = 0.0f;
         for (int i = 0; i <= n; i++) mx = s->sigmas[i] > mx ? s->sigmas[i] : mx;
         /* init_noise_sigma: (max**2 + 1) ** 0.5 for "leading", max for linspace/trailing */
-        s->init_noise_sigma = c->spacing == KC_SPACING_LEADING ? sqrtf(mx * mx + 1.0f) : mx;
+        s->init_noise_sigma = c->spacing_set && c->spacing == KC_SPACING_LEADING ? sqrtf(mx * mx + 1.0f) : mx;
     } else {
         /* DPM-Solver++ / UniPC */
         if (use_karras) {

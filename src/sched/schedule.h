@@ -38,6 +38,7 @@ typedef struct {
     double beta_start, beta_end;
     kc_beta_schedule beta_schedule;
     kc_spacing spacing;           /* timestep_spacing */
+    int spacing_set;              /* 0: absent, the class default applies (DDIM "leading", others "linspace") */
     int64_t steps_offset;
     int use_karras_sigmas;
     int has_sigma_min, has_sigma_max; /* Karras range overrides (null = from the table) */

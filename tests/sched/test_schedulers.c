@@ -467,6 +467,24 @@ static void test_other_spacings(void) {
         KC_CHECK(kc_sampler_init_noise_sigma(s) == kc_sampler_sigmas(s)[0], "trailing init_noise_sigma = max sigma");
         kc_sampler_free(s);
     } else KC_CHECK(0, "trailing: %s", err.msg);
+    /* an empty config takes the class defaults: T 1000, linear betas, steps_offset 0, spacing
+     * "leading" for DDIM and "linspace" for the others */
+    cJSON *empty;
+    kc_sched_config d;
+    if (!kc_json_parse("{}", 2, "{}", &empty, &err) && !kc_sched_config_parse(empty, "{}", &d, &err)) {
+        if (!kc_sampler_create(&d, KC_SAMPLER_DDIM, 10, 0, &s, &err)) {
+            KC_CHECK(kc_sampler_timestep(s, 0) == 900 && kc_sampler_timestep(s, 9) == 0, "DDIM default spacing leading");
+            kc_sampler_free(s);
+        }
+        if (!kc_sampler_create(&d, KC_SAMPLER_EULER, 10, 0, &s, &err)) {
+            KC_CHECK(kc_sampler_timestep(s, 0) == 999 && kc_sampler_timestep(s, 1) == 888 && kc_sampler_timestep(s, 9) == 0,
+                     "Euler default spacing linspace");
+            KC_CHECK(kc_sampler_init_noise_sigma(s) == kc_sampler_sigmas(s)[0], "linspace init_noise_sigma = max sigma");
+            kc_sampler_free(s);
+        }
+        cJSON_Delete(empty);
+    }
+    KC_CHECK(err.code == KC_OK, "empty config: %s", err.msg);
     c.spacing = KC_SPACING_LINSPACE;
     if (!kc_sampler_create(&c, KC_SAMPLER_DPMPP_2M, 4, 0, &s, &err)) {
         /* np.linspace(0, 1099, 5).round()[::-1][:-1] = 1099, 824, 550 (549.5 -> even), 275 (274.75) */
