@@ -232,20 +232,26 @@ kc_status kc_unet_precompute_kv(const kc_exec *ex, const kc_unet *u, const float
 
 #define ALIGN_SLOP 64 /* kc_arena_floats aligns each block to 64 bytes */
 
-/* Scratch bytes kc_op_conv2d takes for a k x k "same"/stride-2 conv with Wo output columns:
- * one im2col row [Wo, Cin·k·k] per thread (ops/linear.c). 1x1 unpadded convs take none.
- * If the conv implementation changes its scratch needs, this must follow (the arena reports
- * exhaustion by name, and test_unet checks the high-water mark against this plan). */
-static size_t conv_scratch(const kc_exec *ex, int64_t Wo, int64_t Cin, int64_t k) {
-    if (k == 1) return 0;
-    return (size_t)Wo * (size_t)(Cin * k * k) * (size_t)ex->n_threads * sizeof(float) + ALIGN_SLOP;
+/* Scratch bytes kc_op_conv2d may take for conv layer l with Wo output columns. ops.h does not
+ * publish this, so it is the larger of the two schemes the op has used: a per-thread im2col row
+ * [Wo, Cin·k·k] (reference ops) and a reordered copy of the weight in its dtype (the blocked
+ * implicit-GEMM conv, which takes it from the arena when there is room and from the heap
+ * otherwise). 1x1 unpadded convs are plain linears and take none. test_unet checks the arena's
+ * high-water mark against this plan. */
+static size_t conv_scratch(const kc_exec *ex, const kc_layer *l, int64_t Wo) {
+    const kc_tensor *w = &l->weight;
+    const int64_t KK = w->shape[1] * w->shape[2] * w->shape[3];
+    if (w->shape[2] * w->shape[3] == 1) return 0;
+    size_t im2col = (size_t)Wo * (size_t)KK * (size_t)ex->n_threads * sizeof(float);
+    size_t wcopy = (size_t)(w->shape[0] * KK) * kc_dtype_size(w->dtype);
+    return (im2col > wcopy ? im2col : wcopy) + 2 * ALIGN_SLOP;
 }
 static size_t fbytes(int64_t n) { return (size_t)n * sizeof(float) + ALIGN_SLOP; }
 static size_t zmax(size_t a, size_t b) { return a > b ? a : b; }
 
 static size_t resnet_scratch(const kc_exec *ex, const kc_resnet *r, int64_t N, int64_t H, int64_t W) {
-    int64_t cmax = r->cin > r->cout ? r->cin : r->cout;
-    return fbytes(kc_resnet_scratch_floats(r, N, H * W)) + 3 * ALIGN_SLOP + conv_scratch(ex, W, cmax, 3);
+    return fbytes(kc_resnet_scratch_floats(r, N, H * W)) + 3 * ALIGN_SLOP +
+           zmax(conv_scratch(ex, &r->conv1, W), conv_scratch(ex, &r->conv2, W));
 }
 
 typedef struct {
@@ -273,7 +279,7 @@ static kc_status make_plan(const kc_unet *u, const kc_exec *ex, int64_t N, int64
     /* down path: every activation is a skip */
     skips += fbytes(N * H * W * c->block_out[0]);
     MAXI(tapn, N * H * W * c->block_out[0]);
-    scr = zmax(scr, conv_scratch(ex, W, c->in_channels, c->conv_in_k));
+    scr = zmax(scr, conv_scratch(ex, &u->conv_in, W));
     for (int i = 0; i < nb; i++) {
         const ublock *b = &u->down[i];
         const int64_t S = hs[i] * ws[i], C = c->block_out[i];
@@ -286,7 +292,7 @@ static kc_status make_plan(const kc_unet *u, const kc_exec *ex, int64_t N, int64
         if (b->has_down) {
             skips += fbytes(N * hs[i + 1] * ws[i + 1] * C);
             MAXI(tapn, N * hs[i + 1] * ws[i + 1] * C);
-            scr = zmax(scr, conv_scratch(ex, ws[i + 1], C, 3));
+            scr = zmax(scr, conv_scratch(ex, &b->down.conv, ws[i + 1]));
         }
     }
     /* mid */
@@ -308,12 +314,12 @@ static kc_status make_plan(const kc_unet *u, const kc_exec *ex, int64_t N, int64
         if (b->has_up) {
             const int64_t So = hs[lvl - 1] * ws[lvl - 1];
             MAXI(act, N * So * C);
-            scr = zmax(scr, fbytes(N * So * C) + conv_scratch(ex, ws[lvl - 1], C, 3));
+            scr = zmax(scr, fbytes(N * So * C) + conv_scratch(ex, &b->up.conv, ws[lvl - 1]));
         }
     }
     MAXI(act, N * H * W * c->block_out[0]);
     MAXI(tapn, act);
-    scr = zmax(scr, conv_scratch(ex, W, c->block_out[0], c->conv_out_k));
+    scr = zmax(scr, conv_scratch(ex, &u->conv_out, W));
 #undef MAXI
     total = (double)emb + (double)skips + 2.0 * (double)fbytes(act) + (double)fbytes(cat) +
             (with_taps ? (double)fbytes(tapn) : 0.0) + (double)fbytes(N * H * W * c->in_channels) +
