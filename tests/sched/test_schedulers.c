@@ -517,6 +517,90 @@ static kc_status load_cases(const char *path, cJSON **out, kc_err *err) {
     return st;
 }
 
+/* The samplers inside the recorded pipeline runs (pipeline_<case>.safetensors): from the initial
+ * latents, per step the U-Net input (scale_model_input of the CFG-doubled latents), the guided
+ * noise u + g (c - u) from the recorded raw U-Net outputs, and the latents after each step.
+ * Euler a draws its step noise from a generator seeded with the case's gen_seed, as the pipeline
+ * does; img2img starts at k = t_start from the recorded noisy latents. */
+static void test_pipeline_loops(void) {
+    static const char *k_cases[] = {"txt2img_euler",       "txt2img_euler_noneg", "txt2img_euler_nocfg",
+                                    "txt2img_dpmpp",       "txt2img_unipc",       "txt2img_ddim",
+                                    "txt2img_euler_ancestral", "img2img_euler"};
+    const cJSON *pipes = cJSON_GetObjectItemCaseSensitive(g_cases, "pipelines");
+    for (size_t c = 0; c < sizeof k_cases / sizeof *k_cases; c++) {
+        const cJSON *pc = cJSON_GetObjectItemCaseSensitive(pipes, k_cases[c]);
+        const cJSON *jcls = cJSON_GetObjectItemCaseSensitive(pc, "scheduler");
+        const cJSON *jsteps = cJSON_GetObjectItemCaseSensitive(pc, "steps");
+        const cJSON *jg = cJSON_GetObjectItemCaseSensitive(pc, "guidance");
+        const cJSON *jseed = cJSON_GetObjectItemCaseSensitive(pc, "gen_seed");
+        const cJSON *jstr = cJSON_GetObjectItemCaseSensitive(pc, "strength");
+        if (!cJSON_IsString(jcls) || !cJSON_IsNumber(jsteps) || !cJSON_IsNumber(jg)) {
+            KC_CHECK(0, "cases.json pipelines.%s incomplete", k_cases[c]);
+            continue;
+        }
+        char rel[160];
+        snprintf(rel, sizeof rel, "goldens/tiny-kolors-a/pipeline_%s.safetensors", k_cases[c]);
+        kc_safetensors st;
+        kc_err err = {0};
+        if (kc_st_open(&st, kc_test_data(rel), &err)) {
+            KC_CHECK(0, "%s: %s", rel, err.msg);
+            continue;
+        }
+        int steps = jsteps->valueint, img2img = cJSON_IsNumber(jstr);
+        float g = (float)jg->valuedouble;
+        int64_t shp[8], nin, nlat, nts;
+        int nd;
+        float *unet_in = kc_golden_f32(&st, "unet_inputs", &nin, shp, &nd);
+        float *preds = kc_golden_f32(&st, "noise_preds", NULL, NULL, NULL);
+        float *lat = kc_golden_f32(&st, "latents_per_step", &nlat, NULL, NULL);
+        float *ts = kc_golden_f32(&st, "timesteps", &nts, NULL, NULL);
+        const int64_t S = shp[0], B = shp[1], n = nin / (S * B);
+        float *x = kc_golden_f32(&st, img2img ? "i2i.noisy_latents" : "initial_noise", NULL, NULL, NULL);
+        kc_sampler *s = make(jcls->valuestring, steps, 0);
+        float *xin = malloc((size_t)(B * n) * sizeof *xin), *eps = malloc((size_t)n * sizeof *eps);
+        kc_rng rng;
+        kc_rng_seed(&rng, cJSON_IsNumber(jseed) ? (uint64_t)jseed->valuedouble : 0);
+        if (cJSON_IsNumber(jseed) && img2img) { /* the posterior eps and the add_noise noise come first */
+            kc_rng_randn(&rng, eps, n);
+            kc_rng_randn(&rng, eps, n);
+        }
+        int k0 = img2img ? kc_sched_img2img_start(steps, jstr->valuedouble) : 0;
+        KC_CHECK(s && S == steps - k0 && nts == S, "%s: %lld steps recorded, %d - %d expected", k_cases[c], (long long)S,
+                 steps, k0);
+        if (s && S == steps - k0) {
+            if (!img2img) {
+                float ins = kc_sampler_init_noise_sigma(s);
+                for (int64_t i = 0; i < n; i++) x[i] *= ins;
+            }
+            for (int64_t j = 0; j < S; j++) {
+                int k = k0 + (int)j;
+                char nm[160];
+                KC_CHECK(kc_sampler_timestep(s, k) == ts[j], "%s: t_%d %g vs %g", k_cases[c], k, kc_sampler_timestep(s, k),
+                         ts[j]);
+                for (int64_t b = 0; b < B; b++) memcpy(xin + b * n, x, (size_t)n * sizeof *x);
+                kc_sampler_scale_model_input(s, k, xin, xin, B * n);
+                snprintf(nm, sizeof nm, "%s.unet_inputs[%lld]", k_cases[c], (long long)j);
+                KC_CHECK(check_close(nm, xin, unet_in + j * B * n, B * n, TOL_STEP), "%s", nm);
+                const float *p = preds + j * B * n;
+                for (int64_t i = 0; i < n; i++) eps[i] = B == 2 ? p[i] + g * (p[n + i] - p[i]) : p[i];
+                kc_status stt = kc_sampler_step(s, k, eps, x, n, &rng, &err);
+                KC_CHECK(stt == KC_OK, "%s step %d: %s", k_cases[c], k, err.msg);
+                snprintf(nm, sizeof nm, "%s.latents_per_step[%lld]", k_cases[c], (long long)j);
+                KC_CHECK(check_close(nm, x, lat + j * n, n, TOL_STEP), "%s", nm);
+            }
+        }
+        kc_sampler_free(s);
+        free(xin);
+        free(eps);
+        free(unet_in);
+        free(preds);
+        free(lat);
+        free(ts);
+        free(x);
+        kc_st_close(&st);
+    }
+}
+
 int main(void) {
     const char *gpath = kc_test_data("goldens/tiny-kolors-a/schedulers.safetensors");
     const char *cpath = kc_test_data("goldens/tiny-kolors-a/cases.json");
@@ -540,6 +624,7 @@ int main(void) {
     test_karras();
     test_karras_fixture();
     test_img2img();
+    test_pipeline_loops();
     test_add_noise_forms();
     test_rng_consumption();
     test_refusals();
