@@ -536,7 +536,10 @@ void kc_sampler_free(kc_sampler *s) {
 kc_sampler_kind kc_sampler_kind_of(const kc_sampler *s) { return s->kind; }
 int kc_sampler_steps(const kc_sampler *s) { return s->n; }
 int kc_sampler_uses_karras(const kc_sampler *s) { return s->karras; }
-float kc_sampler_timestep(const kc_sampler *s, int k) { return s->timesteps[k]; }
+float kc_sampler_timestep(const kc_sampler *s, int k) {
+    KC_ASSERT(k >= 0 && k < s->n);
+    return s->timesteps[k];
+}
 const float *kc_sampler_sigmas(const kc_sampler *s) { return s->sigmas; }
 const float *kc_sampler_alphas_cumprod(const kc_sampler *s) { return s->alphas_cumprod; }
 int64_t kc_sampler_train_steps(const kc_sampler *s) { return s->T; }

@@ -14,6 +14,13 @@
  * Arithmetic mirrors the reference: float32 where diffusers computes with float32 tensors (tables,
  * every step), float64 where it uses numpy (sigma interpolation, Karras spacing, sigma_to_t).
  *
+ * Seeded runs (one torch.Generator through the whole pipeline, reproduced by one kc_rng): the
+ * reference draws, in this order, txt2img: the initial latents randn([B,4,h,w]) (not when latents
+ * are given), then each step's randn(n) (Euler: drawn and unused; Euler a: the ancestral noise);
+ * img2img: the VAE posterior eps randn([1,4,h,w]), the add_noise noise randn([1,4,h,w]), then the
+ * steps as above. Each randn of >= 16 values consumes exactly one mt19937 word per value (plus 16
+ * when the count is not a multiple of 16). Checked against the seeded pipeline goldens.
+ *
  * Letters: T training timesteps (1100 for Kolors), N inference steps, k step index (0..N-1; img2img
  * starts at k = t_start like set_begin_index), n elements of one latent batch. */
 #ifndef KC_SCHED_SCHEDULE_H
