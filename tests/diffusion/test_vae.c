@@ -1,0 +1,497 @@
+/* test_vae.c — the SDXL-family VAE (src/diffusion/vae.c) against the diffusers goldens of
+ * tiny-kolors-a (both folder layouts), its expected tensor list against the real Kolors layout,
+ * old-style attention names, tiled vs untiled decode/encode (with a seam metric), arena
+ * planning, and clear errors for bad configs and shapes. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/arena.h"
+#include "diffusion/vae.h"
+#include "harness.h"
+#include "io/json.h"
+#include "io/safetensors.h"
+
+/* Upstream fp32 vs fp64 differ by 1.3e-6 (testdata README §6); 1e-4 leaves room for another
+ * summation order and exp/rsqrt implementation while still catching any real bug. */
+#define TOL_GOLDEN 1e-4
+/* Tiled vs untiled on the tiny model (32x24 latent, 16-latent tiles of 14 with overlap >= 4).
+ * The residual is not rounding: each tile normalises with its own GroupNorm statistics and sees
+ * zero padding at its inner edges, and the tiny model's receptive field (~13 latent pixels) is
+ * as large as the tile. Measured: decode rel-L2 1.28e-1 (max abs 0.54 on |x| <= ~3), encode of a
+ * noise image 7.7e-2 (mean) / 5.9e-2 (logvar). Bounds are ~1.5x those; a misplaced or unweighted
+ * tile gives rel-L2 of order 1. */
+#define TOL_TILED_DECODE 0.2
+#define TOL_TILED_ENCODE 0.12
+/* Seam metric (see seam_metric): measured 0.20 with the raised-cosine blend, 0.47 with a hard
+ * cut at the overlap middle. */
+#define TOL_SEAM 0.3
+
+static kc_exec g_ex;
+
+static float *golden(const kc_safetensors *st, const char *name, int64_t *n) { return kc_golden_f32(st, name, n, NULL, NULL); }
+
+static kc_status run_decode(const kc_vae *v, const float *lat, int64_t N, int64_t h, int64_t w, const kc_vae_tiling *t,
+                            float *img, size_t *used, kc_err *err) {
+    size_t bytes = 0;
+    kc_arena a;
+    kc_status s = kc_vae_decode_bytes(kc_vae_get_config(v), &g_ex, N, h, w, t, 0, &bytes, err);
+    if (s) return s;
+    if ((s = kc_arena_init(&a, "vae-test", bytes, err))) return s;
+    s = kc_vae_decode(&g_ex, v, lat, N, h, w, t, img, &a, NULL, NULL, err);
+    if (used) *used = a.high_water;
+    kc_arena_free(&a);
+    return s;
+}
+
+static kc_status run_encode(const kc_vae *v, const float *img, int64_t N, int64_t H, int64_t W, const kc_vae_tiling *t,
+                            float *mom, kc_err *err) {
+    size_t bytes = 0;
+    kc_arena a;
+    kc_status s = kc_vae_encode_bytes(kc_vae_get_config(v), &g_ex, N, H, W, t, 0, &bytes, err);
+    if (s) return s;
+    if ((s = kc_arena_init(&a, "vae-test", bytes, err))) return s;
+    s = kc_vae_encode(&g_ex, v, img, N, H, W, t, mom, &a, NULL, NULL, err);
+    kc_arena_free(&a);
+    return s;
+}
+
+/* ---- goldens -------------------------------------------------------------------------------- */
+
+static void check_goldens(const kc_vae *v, const char *label) {
+    const char *gp = kc_test_data("goldens/tiny-kolors-a/vae.safetensors");
+    kc_safetensors st;
+    kc_err err = {0};
+    if (kc_st_open(&st, gp, &err)) { KC_CHECK(0, "open %s: %s", gp, err.msg); return; }
+    char name[128];
+    int64_t n_lat, n_img;
+    float *lat = golden(&st, "decode.latent", &n_lat), *ref = golden(&st, "decode.image", &n_img);
+    float *out = malloc((size_t)n_img * sizeof *out);
+    KC_CHECK(run_decode(v, lat, 1, 8, 8, NULL, out, NULL, &err) == KC_OK, "decode: %s", err.msg);
+    snprintf(name, sizeof name, "%s decode.image", label);
+    check_close(name, out, ref, n_img, TOL_GOLDEN);
+    free(lat); free(ref); free(out);
+
+    int64_t n_in, n_mom, n4;
+    float *img = golden(&st, "encode.image", &n_in), *mom_ref = golden(&st, "encode.moments", &n_mom);
+    float *mean_ref = golden(&st, "encode.mean", &n4), *lv_ref = golden(&st, "encode.logvar", &n4);
+    float *std_ref = golden(&st, "encode.std", &n4);
+    float *mom = malloc((size_t)n_mom * sizeof *mom), *lv = malloc((size_t)n4 * sizeof *lv), *sd = malloc((size_t)n4 * sizeof *sd);
+    KC_CHECK(run_encode(v, img, 1, 64, 64, NULL, mom, &err) == KC_OK, "encode: %s", err.msg);
+    for (int64_t i = 0; i < n4; i++) {
+        float l = mom[n4 + i];
+        lv[i] = l < -30.0f ? -30.0f : l > 20.0f ? 20.0f : l;
+        sd[i] = expf(0.5f * lv[i]);
+    }
+    snprintf(name, sizeof name, "%s encode.moments", label);
+    check_close(name, mom, mom_ref, n_mom, TOL_GOLDEN);
+    snprintf(name, sizeof name, "%s encode.mean", label);
+    check_close(name, mom, mean_ref, n4, TOL_GOLDEN);
+    snprintf(name, sizeof name, "%s encode.logvar", label);
+    check_close(name, lv, lv_ref, n4, TOL_GOLDEN);
+    snprintf(name, sizeof name, "%s encode.std", label);
+    check_close(name, sd, std_ref, n4, TOL_GOLDEN);
+    free(img); free(mom_ref); free(mean_ref); free(lv_ref); free(std_ref); free(mom); free(lv); free(sd);
+    kc_st_close(&st);
+}
+
+static kc_vae *load_tiny(const char *layout) {
+    char rel[128];
+    snprintf(rel, sizeof rel, "models/%s/vae", layout);
+    const char *dir = kc_test_data(rel);
+    char cfgp[4200];
+    snprintf(cfgp, sizeof cfgp, "%s/config.json", dir);
+    kc_test_require_file(cfgp);
+    kc_vae *v = NULL;
+    kc_err err = {0};
+    int used = -1;
+    KC_CHECK(kc_vae_load(dir, NULL, &v, &used, &err) == KC_OK, "load %s: %s", dir, err.msg);
+    return v;
+}
+
+static void test_goldens_both_layouts(void) {
+    static const char *const layouts[2] = {"tiny-kolors-a", "tiny-kolors-a-orig"};
+    for (int i = 0; i < 2; i++) {
+        kc_vae *v = load_tiny(layouts[i]);
+        if (!v) continue;
+        const kc_vae_config *c = kc_vae_get_config(v);
+        KC_CHECK(c->nblocks == 4 && c->block_out[0] == 16 && c->block_out[3] == 32 && c->groups == 8 &&
+                     c->latent_channels == 4 && c->layers == 2 && c->mid_attn && c->quant_conv && c->post_quant_conv &&
+                     fabs(c->scaling_factor - 0.13025) < 1e-12,
+                 "%s config parsed", layouts[i]);
+        check_goldens(v, layouts[i]);
+        kc_vae_free(v);
+    }
+}
+
+/* ---- expected tensors vs the real layout --------------------------------------------------- */
+
+static void test_real_layout(void) {
+    const char *p = kc_test_data("real_layout/kolors_real_layout.json");
+    kc_test_require_file(p);
+    cJSON *root = NULL;
+    kc_err err = {0};
+    if (kc_json_load(p, &root, &err)) { KC_CHECK(0, "%s", err.msg); return; }
+    const cJSON *vae = cJSON_GetObjectItemCaseSensitive(root, "vae");
+    const cJSON *sd = cJSON_GetObjectItemCaseSensitive(vae, "model_state_dict");
+    const cJSON *cfgj = cJSON_GetObjectItemCaseSensitive(vae, "config");
+    kc_vae_config cfg, sdxl;
+    KC_CHECK(kc_vae_config_parse(cfgj, "real_layout vae.config", &cfg, &err) == KC_OK, "parse real config: %s", err.msg);
+    kc_vae_config_sdxl(&sdxl);
+    KC_CHECK(memcmp(&cfg, &sdxl, sizeof cfg) == 0, "kc_vae_config_sdxl equals the real VAE config");
+    kc_expected_list l = {0};
+    KC_CHECK(kc_vae_expected(&cfg, 0, &l, &err) == KC_OK, "expected: %s", err.msg);
+    int n = cJSON_GetArraySize(sd), bad = 0;
+    KC_CHECK(n == 248 && l.n == 248, "248 tensors (json %d, ours %lld)", n, (long long)l.n);
+    int i = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, sd) {
+        if (i >= l.n) break;
+        const char *nm = cJSON_GetObjectItemCaseSensitive(e, "name")->valuestring;
+        const cJSON *sh = cJSON_GetObjectItemCaseSensitive(e, "shape");
+        int same = strcmp(nm, l.v[i].name) == 0 && cJSON_GetArraySize(sh) == l.v[i].ndim;
+        for (int d = 0; same && d < l.v[i].ndim; d++)
+            same = (int64_t)cJSON_GetArrayItem(sh, d)->valuedouble == l.v[i].shape[d];
+        if (!same && bad++ < 5) printf("  mismatch at %d: json %s, ours %s\n", i, nm, l.v[i].name);
+        i++;
+    }
+    KC_CHECK(bad == 0, "expected list equals the real layout in order, names and shapes (%d mismatches)", bad);
+    double np = cJSON_GetObjectItemCaseSensitive(vae, "num_params")->valuedouble;
+    KC_CHECK(kc_vae_param_count(&cfg) == (int64_t)np, "param count %lld == %.0f", (long long)kc_vae_param_count(&cfg), np);
+    /* analytic FLOPs of a 1024² decode: ~10.5 TFLOP per the issue */
+    double fl = kc_vae_decode_flops(&cfg, 1, 128, 128);
+    printf("     SDXL VAE decode 1024^2: %.3f TFLOP, encode: %.3f TFLOP\n", fl * 1e-12,
+           kc_vae_encode_flops(&cfg, 1, 1024, 1024) * 1e-12);
+    KC_CHECK(fl > 10.0e12 && fl < 11.0e12, "decode flops %.3g in [10, 11] TFLOP", fl);
+    kc_expected_free(&l);
+    cJSON_Delete(root);
+}
+
+/* ---- old attention names --------------------------------------------------------------------- */
+
+static void test_old_attention_names(void) {
+    const char *src = kc_test_data("models/tiny-kolors-a/vae/diffusion_pytorch_model.safetensors");
+    const char *cfgsrc = kc_test_data("models/tiny-kolors-a/vae/config.json");
+    kc_test_require_file(src);
+    kc_err err = {0};
+    kc_safetensors st;
+    if (kc_st_open(&st, src, &err)) { KC_CHECK(0, "%s", err.msg); return; }
+    char dir[600], path[700];
+    snprintf(dir, sizeof dir, "%s/vae-old", kc_test_tmpdir());
+    {
+        char cmd[800];
+        snprintf(cmd, sizeof cmd, "mkdir -p '%s'", dir);
+        if (system(cmd) != 0) { KC_CHECK(0, "mkdir %s", dir); kc_st_close(&st); return; }
+    }
+    kc_st_write_item *items = calloc((size_t)st.n, sizeof *items);
+    char (*names)[256] = calloc((size_t)st.n, sizeof *names);
+    static const char *const from[4] = {".to_q.", ".to_k.", ".to_v.", ".to_out.0."};
+    static const char *const to[4] = {".query.", ".key.", ".value.", ".proj_attn."};
+    int renamed = 0;
+    for (int64_t i = 0; i < st.n; i++) {
+        const char *nm = st.entries[i].name;
+        snprintf(names[i], sizeof names[i], "%s", nm);
+        for (int k = 0; k < 4; k++) {
+            const char *hit = strstr(nm, from[k]);
+            if (hit && strstr(nm, "mid_block.attentions.0")) {
+                snprintf(names[i], sizeof names[i], "%.*s%s%s", (int)(hit - nm), nm, to[k], hit + strlen(from[k]));
+                renamed++;
+            }
+        }
+        items[i].name = names[i];
+        items[i].t = st.entries[i].t;
+    }
+    KC_CHECK(renamed == 16, "renamed 16 attention tensors (got %d)", renamed);
+    snprintf(path, sizeof path, "%s/diffusion_pytorch_model.safetensors", dir);
+    KC_CHECK(kc_st_write(path, items, (int)st.n, &err) == KC_OK, "write %s: %s", path, err.msg);
+    free(items); free(names);
+    kc_st_close(&st);
+    /* copy the config */
+    FILE *fi = fopen(cfgsrc, "rb");
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    FILE *fo = fopen(path, "wb");
+    if (fi && fo) {
+        char buf[4096];
+        size_t r;
+        while ((r = fread(buf, 1, sizeof buf, fi)) > 0) fwrite(buf, 1, r, fo);
+    }
+    if (fi) fclose(fi);
+    if (fo) fclose(fo);
+
+    kc_vae *v = NULL;
+    KC_CHECK(kc_vae_load(dir, NULL, &v, NULL, &err) == KC_OK, "load old-style names: %s", err.msg);
+    if (!v) return;
+    KC_CHECK(kc_vae_uses_old_attn_names(kc_vae_weights(v)), "old names detected");
+    kc_expected_list l = {0};
+    kc_arch_result res;
+    char *report = NULL;
+    KC_CHECK(kc_vae_expected(kc_vae_get_config(v), 1, &l, &err) == KC_OK, "expected(old): %s", err.msg);
+    KC_CHECK(kc_arch_check(&l, kc_vae_weights(v), "vae", NULL, 0, 5, &res, &report, &err) == KC_OK, "arch: %s", err.msg);
+    KC_CHECK(res.n_missing == 0 && res.n_unexpected == 0 && res.n_shape == 0, "old-name expected list matches: %s",
+             report ? report : "");
+    free(report);
+    kc_expected_free(&l);
+    check_goldens(v, "old-names");
+    kc_vae_free(v);
+}
+
+/* ---- tiling ---------------------------------------------------------------------------------- */
+
+/* Seam metric: the largest mean |gradient| across any column or row of D = tiled - untiled
+ * (a seam is a jump of D at one column/row), relative to the mean |gradient| of the untiled image
+ * itself. 0 for identical images; a hard cut between tiles shows as a spike. */
+static double seam_metric(const float *t, const float *u, int64_t C, int64_t H, int64_t W) {
+    double worst = 0, ref = 0;
+    int64_t cnt = 0;
+    for (int dir = 0; dir < 2; dir++) {
+        const int64_t L = dir ? H : W, M = dir ? W : H, step = dir ? W : 1;
+        for (int64_t i = 1; i < L; i++) {
+            double sd = 0, su = 0;
+            for (int64_t c = 0; c < C; c++)
+                for (int64_t j = 0; j < M; j++) {
+                    int64_t k = c * H * W + (dir ? i * W + j : j * W + i);
+                    sd += fabs(((double)t[k] - u[k]) - ((double)t[k - step] - u[k - step]));
+                    su += fabs((double)u[k] - u[k - step]);
+                }
+            sd /= (double)(C * M);
+            su /= (double)(C * M);
+            if (sd > worst) worst = sd;
+            ref += su;
+            cnt++;
+        }
+    }
+    return worst / (ref / (double)cnt);
+}
+
+static void test_tiling(void) {
+    kc_vae *v = load_tiny("tiny-kolors-a");
+    if (!v) return;
+    kc_err err = {0};
+    const int64_t h = 24, w = 32, H = 8 * h, W = 8 * w, n_lat = 4 * h * w, n_img = 3 * H * W;
+    /* grid: 16-latent tiles, overlap >= 4 -> columns 3 tiles of 14, rows 2 tiles of 14 */
+    int64_t st[8], len;
+    int n = kc_vae_tile_grid(32, 16, 4, st, 8, &len);
+    KC_CHECK(n == 3 && len == 14 && st[0] == 0 && st[1] == 9 && st[2] == 18, "grid 32/16/4: n %d len %lld", n, (long long)len);
+    n = kc_vae_tile_grid(24, 16, 4, st, 8, &len);
+    KC_CHECK(n == 2 && len == 14 && st[0] == 0 && st[1] == 10, "grid 24/16/4: n %d len %lld", n, (long long)len);
+    n = kc_vae_tile_grid(12, 16, 4, st, 8, &len);
+    KC_CHECK(n == 1 && len == 12, "one tile when the side fits");
+
+    kc_vae_tiling t;
+    KC_CHECK(kc_vae_tiling_resolve(1, 16, h, w, &t, &err) == KC_OK && t.enabled && t.tile == 16 && t.overlap == 4,
+             "forced tiling resolves");
+    kc_vae_tiling off;
+    KC_CHECK(kc_vae_tiling_resolve(-1, 16, h, w, &off, &err) == KC_OK && !off.enabled, "auto: small latent untiled");
+    kc_vae_tiling big;
+    KC_CHECK(kc_vae_tiling_resolve(-1, 0, 160, 160, &big, &err) == KC_OK && big.enabled && big.tile == KC_VAE_DEFAULT_TILE,
+             "auto: 1280^2 tiled with the default tile");
+    KC_CHECK(kc_vae_tiling_resolve(-1, 0, 128, 128, &big, &err) == KC_OK && !big.enabled, "auto: 1024^2 untiled");
+
+    float *lat = malloc((size_t)n_lat * sizeof *lat);
+    kc_fill_random(lat, n_lat, 7, 1.5f);
+    float *u = malloc((size_t)n_img * sizeof *u), *ti = malloc((size_t)n_img * sizeof *ti), *hc = malloc((size_t)n_img * sizeof *hc);
+    size_t used_u = 0, used_t = 0;
+    KC_CHECK(run_decode(v, lat, 1, h, w, NULL, u, &used_u, &err) == KC_OK, "untiled decode: %s", err.msg);
+    KC_CHECK(run_decode(v, lat, 1, h, w, &t, ti, &used_t, &err) == KC_OK, "tiled decode: %s", err.msg);
+    kc_vae_tiling hard = t;
+    hard.feather = 0;
+    KC_CHECK(run_decode(v, lat, 1, h, w, &hard, hc, NULL, &err) == KC_OK, "hard-cut decode: %s", err.msg);
+    kc_cmp c = kc_compare(ti, u, n_img), ch = kc_compare(hc, u, n_img);
+    double sr = seam_metric(ti, u, 3, H, W), sh = seam_metric(hc, u, 3, H, W), su = seam_metric(u, u, 3, H, W);
+    printf("     tiled vs untiled decode %lldx%lld latent, tile 16: rel_l2 %.3e max_abs %.3e; seam metric %.3f "
+           "(hard cut: rel_l2 %.3e, seam metric %.3f); arena high water %zu vs %zu bytes\n",
+           (long long)h, (long long)w, c.rel_l2, c.max_abs, sr, ch.rel_l2, sh, used_t, used_u);
+    KC_CHECK(c.nonfinite == 0 && c.rel_l2 < TOL_TILED_DECODE, "tiled decode close to untiled (%.3e)", c.rel_l2);
+    KC_CHECK(sr < TOL_SEAM, "no seam: metric %.3f < %.2f", sr, TOL_SEAM);
+    KC_CHECK(su == 0.0, "seam metric is 0 on identical images");
+    KC_CHECK(sh > 1.5 * sr, "the metric sees the hard cut (%.3f) as much worse than the blend (%.3f)", sh, sr);
+    KC_CHECK(used_t < used_u, "tiling lowers the arena high water (%zu < %zu)", used_t, used_u);
+
+    /* one tile covering everything must equal the untiled run bit for bit */
+    kc_vae_tiling one;
+    KC_CHECK(kc_vae_tiling_resolve(1, 64, h, w, &one, &err) == KC_OK && !one.enabled, "tile larger than latent: off");
+    KC_CHECK(run_decode(v, lat, 1, h, w, &one, ti, NULL, &err) == KC_OK && memcmp(ti, u, (size_t)n_img * 4) == 0,
+             "single tile == untiled");
+
+    /* batch 2 == two single runs (second sample = first + 0.25) */
+    float *lat2 = malloc((size_t)(2 * n_lat) * sizeof *lat2), *o2 = malloc((size_t)(2 * n_img) * sizeof *o2);
+    memcpy(lat2, lat, (size_t)n_lat * 4);
+    for (int64_t i = 0; i < n_lat; i++) lat2[n_lat + i] = lat[i] + 0.25f;
+    KC_CHECK(run_decode(v, lat2, 2, h, w, &t, o2, NULL, &err) == KC_OK, "batch decode: %s", err.msg);
+    KC_CHECK(run_decode(v, lat, 1, h, w, &t, ti, NULL, &err) == KC_OK && memcmp(o2, ti, (size_t)n_img * 4) == 0,
+             "batch row 0 == single run");
+    KC_CHECK(memcmp(o2 + n_img, o2, (size_t)n_img * 4) != 0, "batch row 1 differs");
+
+    /* encode: image 192x256, 16-latent (128-pixel) tiles */
+    float *img = malloc((size_t)n_img * sizeof *img);
+    /* a stationary (noise) image: tiles see the same statistics. On strongly non-stationary
+     * content per-tile GroupNorm differs more (a smooth sinusoid image: rel-L2 0.54). */
+    kc_fill_random(img, n_img, 5, 1.0f);
+    float *mu = malloc((size_t)(8 * h * w) * sizeof *mu), *mt = malloc((size_t)(8 * h * w) * sizeof *mt);
+    KC_CHECK(run_encode(v, img, 1, H, W, NULL, mu, &err) == KC_OK, "untiled encode: %s", err.msg);
+    KC_CHECK(run_encode(v, img, 1, H, W, &t, mt, &err) == KC_OK, "tiled encode: %s", err.msg);
+    kc_cmp ce = kc_compare(mt, mu, 4 * h * w), cl = kc_compare(mt + 4 * h * w, mu + 4 * h * w, 4 * h * w);
+    printf("     tiled vs untiled encode %lldx%lld image: mean rel_l2 %.3e max_abs %.3e; logvar rel_l2 %.3e\n",
+           (long long)H, (long long)W, ce.rel_l2, ce.max_abs, cl.rel_l2);
+    KC_CHECK(ce.nonfinite == 0 && ce.rel_l2 < TOL_TILED_ENCODE, "tiled encode mean close (%.3e)", ce.rel_l2);
+    KC_CHECK(cl.nonfinite == 0 && cl.rel_l2 < TOL_TILED_ENCODE, "tiled encode logvar close (%.3e)", cl.rel_l2);
+
+    free(lat); free(u); free(ti); free(hc); free(lat2); free(o2); free(img); free(mu); free(mt);
+    kc_vae_free(v);
+}
+
+/* ---- taps ------------------------------------------------------------------------------------ */
+
+typedef struct {
+    int n;
+    char names[16][48];
+    int64_t shapes[16][4];
+} tap_log;
+static void on_tap(const char *name, const float *data, int ndim, const int64_t *shape, void *user) {
+    tap_log *l = user;
+    (void)data;
+    if (l->n >= 16 || ndim != 4) return;
+    snprintf(l->names[l->n], sizeof l->names[0], "%s", name);
+    memcpy(l->shapes[l->n], shape, 4 * sizeof(int64_t));
+    l->n++;
+}
+
+static void test_taps(void) {
+    kc_vae *v = load_tiny("tiny-kolors-a");
+    if (!v) return;
+    kc_err err = {0};
+    float lat[4 * 8 * 6], img[3 * 64 * 48];
+    kc_fill_random(lat, 4 * 8 * 6, 3, 1.0f);
+    size_t bytes = 0;
+    kc_arena a;
+    tap_log log = {0};
+    KC_CHECK(kc_vae_decode_bytes(kc_vae_get_config(v), &g_ex, 1, 8, 6, NULL, 1, &bytes, &err) == KC_OK, "bytes");
+    KC_CHECK(kc_arena_init(&a, "taps", bytes, &err) == KC_OK, "arena");
+    KC_CHECK(kc_vae_decode(&g_ex, v, lat, 1, 8, 6, NULL, img, &a, on_tap, &log, &err) == KC_OK, "decode with taps: %s",
+             err.msg);
+    kc_arena_free(&a);
+    KC_CHECK(log.n == 6, "6 decoder taps (got %d)", log.n);
+    KC_CHECK(log.n == 6 && !strcmp(log.names[0], "decoder.conv_in") && !strcmp(log.names[1], "decoder.mid_block") &&
+                 !strcmp(log.names[5], "decoder.up_block3") && log.shapes[5][1] == 16 && log.shapes[5][2] == 64 &&
+                 log.shapes[5][3] == 48 && log.shapes[1][1] == 32 && log.shapes[1][2] == 8,
+             "decoder tap names and NCHW shapes");
+    kc_vae_free(v);
+}
+
+/* ---- arena planning on the full-size config ---------------------------------------------- */
+
+static void test_bytes(void) {
+    kc_vae_config c;
+    kc_vae_config_sdxl(&c);
+    kc_err err = {0};
+    kc_exec ex1;
+    kc_exec_init(&ex1, 1, KC_PREC_FP32);
+    size_t u1 = 0, u4 = 0, tb = 0, e1 = 0, et = 0;
+    kc_vae_tiling t;
+    KC_CHECK(kc_vae_decode_bytes(&c, &ex1, 1, 128, 128, NULL, 0, &u1, &err) == KC_OK, "bytes 1024^2: %s", err.msg);
+    KC_CHECK(kc_vae_decode_bytes(&c, &ex1, 4, 128, 128, NULL, 0, &u4, &err) == KC_OK && u4 == u1,
+             "samples run one at a time: bytes independent of N");
+    kc_vae_tiling_resolve(1, 0, 128, 128, &t, &err);
+    KC_CHECK(kc_vae_decode_bytes(&c, &ex1, 1, 128, 128, &t, 0, &tb, &err) == KC_OK, "tiled bytes");
+    KC_CHECK(kc_vae_encode_bytes(&c, &ex1, 1, 1024, 1024, NULL, 0, &e1, &err) == KC_OK, "encode bytes");
+    KC_CHECK(kc_vae_encode_bytes(&c, &ex1, 1, 1024, 1024, &t, 0, &et, &err) == KC_OK, "tiled encode bytes");
+    printf("     SDXL VAE 1024^2 arena (1 thread): decode %.2f GB untiled, %.2f GB tiled (tile %lld); encode %.2f / %.2f GB\n",
+           (double)u1 / 1e9, (double)tb / 1e9, (long long)t.tile, (double)e1 / 1e9, (double)et / 1e9);
+    KC_CHECK(tb * 3 < u1 && et * 2 < e1, "tiling saves memory at 1024^2");
+    KC_CHECK(u1 > (size_t)3e9 && u1 < (size_t)5e9, "untiled 1024^2 decode arena in [3, 5] GB");
+}
+
+/* ---- errors -------------------------------------------------------------------------------- */
+
+static void expect_cfg_error(const char *json, kc_status code, const char *needle) {
+    cJSON *root = cJSON_Parse(json);
+    kc_vae_config c;
+    kc_err err = {0};
+    kc_status s = root ? kc_vae_config_parse(root, "test-config", &c, &err) : KC_ERR_INTERNAL;
+    KC_CHECK(s == code && strstr(err.msg, needle) != NULL, "config error %s: got %s \"%s\"", needle, kc_status_name(s),
+             err.msg);
+    cJSON_Delete(root);
+}
+
+#define BASE_HEAD "{\"_class_name\":\"AutoencoderKL\",\"block_out_channels\":[16,32,32,32],\"norm_num_groups\":8,"
+#define TYPES                                                                                                   \
+    "\"down_block_types\":[\"DownEncoderBlock2D\",\"DownEncoderBlock2D\",\"DownEncoderBlock2D\",\"DownEncoderBlock2D\"]," \
+    "\"up_block_types\":[\"UpDecoderBlock2D\",\"UpDecoderBlock2D\",\"UpDecoderBlock2D\",\"UpDecoderBlock2D\"]"
+
+static void test_errors(void) {
+    cJSON *ok = cJSON_Parse(BASE_HEAD TYPES ",\"force_upcast\":false,\"shift_factor\":null}");
+    kc_vae_config c;
+    kc_err err = {0};
+    KC_CHECK(kc_vae_config_parse(ok, "ok", &c, &err) == KC_OK, "minimal config (force_upcast ignored): %s", err.msg);
+    cJSON_Delete(ok);
+    expect_cfg_error(BASE_HEAD TYPES ",\"act_fn\":\"gelu\"}", KC_ERR_UNSUPPORTED, "act_fn");
+    expect_cfg_error(BASE_HEAD TYPES ",\"shift_factor\":0.1159}", KC_ERR_UNSUPPORTED, "shift_factor");
+    expect_cfg_error(BASE_HEAD TYPES ",\"latents_mean\":[0,0,0,0]}", KC_ERR_UNSUPPORTED, "latents_mean");
+    expect_cfg_error(BASE_HEAD TYPES ",\"latents_std\":[1,1,1,1]}", KC_ERR_UNSUPPORTED, "latents_std");
+    expect_cfg_error(BASE_HEAD TYPES ",\"layers_per_block\":0}", KC_ERR_UNSUPPORTED, "layers_per_block");
+    expect_cfg_error(BASE_HEAD TYPES ",\"mid_block_add_attention\":\"yes\"}", KC_ERR_FORMAT, "mid_block_add_attention");
+    expect_cfg_error(BASE_HEAD TYPES ",\"scaling_factor\":-1}", KC_ERR_FORMAT, "scaling_factor");
+    expect_cfg_error("{\"_class_name\":\"VQModel\",\"block_out_channels\":[16,32,32,32]," TYPES "}", KC_ERR_UNSUPPORTED,
+                     "AutoencoderKL");
+    expect_cfg_error("{\"block_out_channels\":[16,30],\"norm_num_groups\":8,"
+                     "\"down_block_types\":[\"DownEncoderBlock2D\",\"DownEncoderBlock2D\"],"
+                     "\"up_block_types\":[\"UpDecoderBlock2D\",\"UpDecoderBlock2D\"]}",
+                     KC_ERR_UNSUPPORTED, "norm_num_groups");
+    expect_cfg_error("{\"block_out_channels\":[16,32],\"norm_num_groups\":8,"
+                     "\"down_block_types\":[\"DownEncoderBlock2D\",\"AttnDownEncoderBlock2D\"],"
+                     "\"up_block_types\":[\"UpDecoderBlock2D\",\"UpDecoderBlock2D\"]}",
+                     KC_ERR_UNSUPPORTED, "AttnDownEncoderBlock2D");
+    expect_cfg_error("{\"block_out_channels\":[16,32],\"norm_num_groups\":8,"
+                     "\"down_block_types\":[\"DownEncoderBlock2D\",\"DownEncoderBlock2D\"],"
+                     "\"up_block_types\":[\"UpDecoderBlock2D\"]}",
+                     KC_ERR_FORMAT, "up_block_types");
+    expect_cfg_error("{\"norm_num_groups\":8}", KC_ERR_FORMAT, "block_out_channels");
+
+    /* shapes */
+    kc_vae_config sd;
+    kc_vae_config_sdxl(&sd);
+    size_t b;
+    kc_err e2 = {0};
+    KC_CHECK(kc_vae_decode_bytes(&sd, &g_ex, 1, 0, 8, NULL, 0, &b, &e2) == KC_ERR_ARG && strstr(e2.msg, "positive"),
+             "zero latent size: %s", e2.msg);
+    kc_err_clear(&e2);
+    KC_CHECK(kc_vae_decode_bytes(&sd, &g_ex, 1, 4096, 8, NULL, 0, &b, &e2) == KC_ERR_ARG && strstr(e2.msg, "limit"),
+             "absurd latent size: %s", e2.msg);
+    kc_err_clear(&e2);
+    KC_CHECK(kc_vae_encode_bytes(&sd, &g_ex, 1, 60, 64, NULL, 0, &b, &e2) == KC_ERR_ARG && strstr(e2.msg, "multiple of 8"),
+             "encode size not a multiple of 8: %s", e2.msg);
+    kc_vae_tiling t;
+    kc_err_clear(&e2);
+    KC_CHECK(kc_vae_tiling_resolve(2, 0, 8, 8, &t, &e2) == KC_ERR_ARG, "bad tiling mode: %s", e2.msg);
+    kc_err_clear(&e2);
+    KC_CHECK(kc_vae_tiling_resolve(1, 4, 8, 8, &t, &e2) == KC_ERR_ARG && strstr(e2.msg, "tile size"), "bad tile size: %s",
+             e2.msg);
+
+    /* weights that do not match the config: a name is reported */
+    kc_vae *v = load_tiny("tiny-kolors-a");
+    if (!v) return;
+    kc_vae_config wrong = *kc_vae_get_config(v);
+    wrong.block_out[0] = 24;
+    wrong.groups = 8;
+    kc_weights *ws = NULL;
+    static const char *const bases[1] = {"diffusion_pytorch_model"};
+    kc_err e3 = {0};
+    KC_CHECK(kc_weights_open_dir(kc_test_data("models/tiny-kolors-a/vae"), bases, 1, NULL, &ws, NULL, &e3) == KC_OK,
+             "open weights: %s", e3.msg);
+    kc_vae *v2 = NULL;
+    KC_CHECK(kc_vae_create(&wrong, ws, &v2, &e3) == KC_ERR_SHAPE && strstr(e3.msg, "encoder.conv_in.weight"),
+             "shape mismatch names the tensor: %s", e3.msg);
+    kc_vae_free(v);
+}
+
+int main(void) {
+    kc_exec_init(&g_ex, 2, KC_PREC_FP32);
+    test_real_layout();
+    test_errors();
+    test_bytes();
+    test_goldens_both_layouts();
+    test_old_attention_names();
+    test_taps();
+    test_tiling();
+    return kc_test_finish();
+}
