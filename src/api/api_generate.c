@@ -1,8 +1,8 @@
 /* api_generate.c — kolors_generate(): the text-to-image / image-to-image pipeline of
  * src/pipeline run over this model's components. The backend callbacks below connect the loop to
  * the text encoder (public kolors_encode, released before denoising), the U-Net (internal API, so
- * the text-context projection is computed once per image instead of once per step, and the
- * activation arena is sized once) and the VAE. */
+ * text-context projection and the cross-attention K/V are computed once per image instead of once
+ * per step, and the activation arena is sized once) and the VAE. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +28,7 @@ typedef struct {
     const kolors_gen_params *g;
     struct kc_unet *unet;
     float *ctx;          /* [B, T, X] projected text states, once per image */
+    float *kv;           /* cross-attention K/V of every block, once per image (NULL = in the forward) */
     int64_t B, T;
     kc_arena arena;      /* U-Net activations, sized once per image */
 } gen_state;
@@ -56,6 +57,12 @@ static kc_status be_unet_begin(void *user, int64_t B, int64_t h, int64_t w, cons
     st->ctx = malloc(n * sizeof(float));
     if (!st->ctx) return kc_fail(err, KC_ERR_NOMEM, "out of memory for the U-Net text context");
     if ((s = kc_unet_project_context(&st->m->ex, st->unet, embeds, B, st->T, st->ctx, NULL, NULL, err))) return s;
+    /* The text-only cross-attention K/V: computed here once instead of at every step (bit-identical).
+     * When the extra memory is not there, the forward computes them itself. */
+    int64_t nkv = kc_unet_kv_floats(st->unet, B, st->T);
+    st->kv = nkv > 0 ? malloc((size_t)nkv * sizeof(float)) : NULL;
+    if (st->kv && (s = kc_unet_precompute_kv(&st->m->ex, st->unet, st->ctx, B, st->T, st->kv, err))) return s;
+    if (!st->kv) kc_log(&st->m->log, KC_LOG_DEBUG, "no memory to cache the cross-attention K/V; computing them per step");
     size_t bytes = 0;
     if ((s = kc_unet_arena_bytes(st->unet, &st->m->ex, B, h, w, st->T, 0, &bytes, err))) return s;
     return kc_arena_init(&st->arena, "unet", bytes, err);
@@ -64,14 +71,16 @@ static kc_status be_unet_begin(void *user, int64_t B, int64_t h, int64_t w, cons
 static kc_status be_unet(void *user, const kc_pipe_unet_call *c, float *noise_pred, kc_err *err) {
     gen_state *st = user;
     kc_unet_input in = {.N = c->B, .H = c->h, .W = c->w, .T = st->T, .sample = c->sample, .timestep = c->timestep,
-                        .ctx = st->ctx, .text_embeds = c->text_embeds, .time_ids = c->time_ids};
+                        .ctx = st->ctx, .text_embeds = c->text_embeds, .time_ids = c->time_ids, .kv = st->kv};
     return kc_unet_forward(&st->m->ex, st->unet, &in, noise_pred, &st->arena, NULL, NULL, err);
 }
 
 static void be_unet_end(void *user) {
     gen_state *st = user;
     free(st->ctx);
+    free(st->kv);
     st->ctx = NULL;
+    st->kv = NULL;
     kc_arena_free(&st->arena);
 }
 

@@ -107,12 +107,20 @@ typedef struct {
     double t_stage;
 } stage_clock;
 
+/* Whether anyone listens to INFO messages: the per-stage peak RSS is measured only then, because
+ * measuring it resets the process-wide peak counter (VmHWM), which a host program may be using. */
+static int stats_wanted(const kc_pipe_backend *be) {
+    return be->log && be->log->fn && be->log->level >= KC_LOG_INFO;
+}
+
 static void stage_done(stage_clock *c, const char *what) {
     double now = kc_time_now();
-    int64_t peak = kc_peak_rss_bytes();
-    kc_log(c->be->log, KC_LOG_INFO, "%s: %.2f s, peak RSS %.1f MiB", what, now - c->t_stage,
-           (double)peak / (1024.0 * 1024.0));
-    kc_peak_rss_reset(); /* so the next stage reports its own peak (stays cumulative if refused) */
+    if (stats_wanted(c->be)) {
+        int64_t peak = kc_peak_rss_bytes();
+        kc_log(c->be->log, KC_LOG_INFO, "%s: %.2f s, peak RSS %.1f MiB", what, now - c->t_stage,
+               (double)peak / (1024.0 * 1024.0));
+        kc_peak_rss_reset(); /* so the next stage reports its own peak (stays cumulative if refused) */
+    }
     c->t_stage = now;
 }
 
@@ -138,7 +146,7 @@ kc_status kc_pipe_run(const kc_pipe_backend *be, const kc_pipe_params *p, uint8_
     const int64_t B = cfg ? 2 : 1;
     const char *neg = p->negative_prompt ? p->negative_prompt : "";
     stage_clock clock = {be, kc_time_now()};
-    kc_peak_rss_reset();
+    if (stats_wanted(be)) kc_peak_rss_reset();
 
     float *embeds = NULL, *pooled = NULL, *time_ids = NULL, *x = NULL, *xin = NULL, *eps = NULL, *guided = NULL,
           *scratch = NULL, *image = NULL, *timesteps = NULL, *tvec = NULL;
@@ -175,8 +183,9 @@ kc_status kc_pipe_run(const kc_pipe_backend *be, const kc_pipe_params *p, uint8_
         tap(be, "pipeline.add_text_embeds", pooled, 2, sp);
         stage_done(&clock, "text encoder");
         if (be->release_text) be->release_text(be->user);
-        kc_log(be->log, KC_LOG_INFO, "text encoder released: RSS now %.1f MiB",
-               (double)kc_current_rss_bytes() / (1024.0 * 1024.0));
+        if (stats_wanted(be))
+            kc_log(be->log, KC_LOG_INFO, "text encoder released: RSS now %.1f MiB",
+                   (double)kc_current_rss_bytes() / (1024.0 * 1024.0));
     }
     /* add_time_ids = original_size + crops_coords_top_left + target_size, per row. */
     for (int64_t b = 0; b < B; b++) {

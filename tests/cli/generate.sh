@@ -53,7 +53,7 @@ check $? "img2img run"
 # refusals: non-zero exit, a message naming the flag, no output written
 refuse() { # refuse NEEDLE ARGS...
     local needle=$1; shift
-    err=$("$CLI" generate "$@" -o "$TMP/bad.png" 2>&1 >/dev/null); rc=$?
+    err=$("$CLI" generate -o "$TMP/bad.png" "$@" 2>&1 >/dev/null); rc=$?
     [ $rc -ne 0 ] && echo "$err" | grep -qi -- "$needle" && [ ! -e "$TMP/bad.png" ]
     check $? "refused ($needle) for: $* (rc=$rc: $err)"
 }

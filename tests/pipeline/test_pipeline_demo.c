@@ -8,6 +8,7 @@
 
 #include "harness.h"
 #include "kolors.h"
+#include "pipeline/pipeline.h"
 
 static int g_tap_calls;
 static void on_tap(const char *name, const float *data, int ndim, const int64_t *shape, void *user) {
@@ -58,7 +59,32 @@ static int distinct_values(const kolors_image *img) {
     return n;
 }
 
+/* Pieces with known answers: Python's int(steps * strength) with the strength as typed, and the
+ * 8-bit conversion's clamping and round-half-to-even. */
+static void test_pieces(void) {
+    static const struct { int steps; float strength; int want; } c[] = {
+        {5, 0.6f, 3}, {6, 0.6f, 3}, {100, 0.29f, 28}, {10, 0.3f, 3}, {50, 0.3f, 15}, {50, 1.0f, 50}, {3, 0.1f, 0},
+        {1000, 0.7f, 700},
+    };
+    for (size_t i = 0; i < sizeof c / sizeof *c; i++) {
+        int got = kc_pipe_img2img_steps(c[i].steps, c[i].strength);
+        KC_CHECK(got == c[i].want, "int(%d * %g) = %d, expected %d as Python", c[i].steps, (double)c[i].strength, got,
+                 c[i].want);
+    }
+    /* [1, 3, 1, 2]: channel planes of 2 pixels. 0 -> 127.5 -> 128 (even); 1/255 - 1 -> v*255 = 0.5 -> 0. */
+    float dec[6] = {0.0f, 5.0f, -5.0f, NAN, 1.0f, 1.0f / 255.0f - 1.0f};
+    uint8_t rgb[6];
+    kc_pipe_to_uint8(dec, 1, 2, rgb);
+    KC_CHECK(rgb[0] == 128 && rgb[3] == 255 && rgb[1] == 0 && rgb[4] == 0 && rgb[2] == 255,
+             "uint8 conversion: got %d %d %d %d %d %d", rgb[0], rgb[1], rgb[2], rgb[3], rgb[4], rgb[5]);
+    float back[6];
+    uint8_t px[6] = {0, 255, 128, 1, 2, 254};
+    kc_pipe_from_uint8(px, 1, 2, back);
+    KC_CHECK(back[0] == -1.0f && back[2] == 1.0f, "uint8 -> [-1, 1]: %g %g", (double)back[0], (double)back[2]);
+}
+
 int main(void) {
+    test_pieces();
     char idx[4200];
     snprintf(idx, sizeof idx, "%s/model_index.json", demo_dir());
     kc_test_require_file(idx);
