@@ -218,7 +218,10 @@ static kc_status parse_normalizer(const pb *top, const pb_field *nf, specs *s, k
     }
 }
 
-/* Refuses settings this encoder does not reproduce (see tokenizer.h). */
+/* Refuses settings this encoder does not reproduce (see tokenizer.h). split_digits is read but
+ * needs nothing here: it only shaped training, and its effect at encode time comes from the
+ * vocabulary itself (no multi-digit pieces exist, so BPE never joins two digits).
+ * add_dummy_prefix and escape_whitespaces are honoured either way (both true in Kolors). */
 static kc_status check_specs(const char *what, const specs *s, kc_err *err) {
     if (s->trainer_off == (size_t)-1)
         return kc_fail(err, KC_ERR_FORMAT, "%s: no trainer_spec (field 2): not a SentencePiece model", what);
