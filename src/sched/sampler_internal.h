@@ -7,6 +7,15 @@
 
 #include "sched/schedule.h"
 
+/* Every file of src/sched includes this: float32 results must round as the reference's (one
+ * rounding per tensor op), so the compiler may not fuse a multiply and an add on its own; the
+ * explicit fmaf() calls mirror the fused operations of the reference build (torch.linspace). */
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+
 struct kc_sampler {
     kc_sampler_kind kind;
     int n;                    /* N */

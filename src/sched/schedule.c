@@ -12,14 +12,6 @@
 #include "io/json.h"
 #include "sched/sampler_internal.h"
 
-/* Float32 results must round exactly as the reference's: no contraction except the explicit
- * fmaf() that mirror fused operations in the reference build. */
-#if defined(__clang__)
-#pragma STDC FP_CONTRACT OFF
-#elif defined(__GNUC__)
-#pragma GCC optimize("fp-contract=off")
-#endif
-
 /* ---------------------------------------------------------------------------------------------
  * Config */
 
