@@ -749,7 +749,11 @@ static void test_speed(const kc_tokenizer *t) {
     size_t big_len = len * 64;
     char *big = malloc(big_len);
     for (int k = 0; k < 64; k++) memcpy(big + (size_t)k * len, text, len);
-    double dt_big = time_encode(t, big, big_len, 1, &ids);
+    double dt_big = 1e30; /* best of 3: a preempted run on a busy machine must not fail the check */
+    for (int r = 0; r < 3; r++) {
+        double d = time_encode(t, big, big_len, 1, &ids);
+        if (d < dt_big) dt_big = d;
+    }
     KC_CHECK(ids.n > 0, "big encode");
     printf("speed: %zu bytes -> %lld pieces in %.2f ms (%.1fx the time for 64x the text)\n", big_len,
            (long long)ids.n, dt_big * 1e3, dt_big / dt);
