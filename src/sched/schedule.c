@@ -197,7 +197,7 @@ static double interp(double x, const float *table, int64_t T) {
     if (!(x > 0)) return table[0];
     if (x >= (double)(T - 1)) return table[T - 1];
     int64_t j = (int64_t)floor(x);
-    double slope = ((double)table[j + 1] - (double)table[j]) / 1.0;
+    double slope = (double)table[j + 1] - (double)table[j]; /* over a unit step of xp */
     return slope * (x - (double)j) + (double)table[j];
 }
 
@@ -247,7 +247,7 @@ static const struct {
     {"uni_pc", KC_SAMPLER_UNIPC},
 };
 
-const char *kc_sampler_kind_name(kc_sampler_kind k) { return k < KC_SAMPLER_COUNT ? k_kinds[k].name : "?"; }
+const char *kc_sampler_kind_name(kc_sampler_kind k) { return (unsigned)k < KC_SAMPLER_COUNT ? k_kinds[k].name : "?"; }
 
 int kc_sampler_kind_supports_karras(kc_sampler_kind k) {
     return k == KC_SAMPLER_EULER || k == KC_SAMPLER_DPMPP_2M || k == KC_SAMPLER_UNIPC;
