@@ -525,6 +525,12 @@ void kc_sampler_free(kc_sampler *s) {
     free(s);
 }
 
+void kc_sampler_reset(kc_sampler *s) {
+    s->next_k = -1;
+    s->lower_order_nums = 0;
+    s->this_order = 0;
+}
+
 kc_sampler_kind kc_sampler_kind_of(const kc_sampler *s) { return s->kind; }
 int kc_sampler_steps(const kc_sampler *s) { return s->n; }
 int kc_sampler_uses_karras(const kc_sampler *s) { return s->karras; }

@@ -106,6 +106,8 @@ typedef struct kc_sampler kc_sampler;
 kc_status kc_sampler_create(const kc_sched_config *cfg, kc_sampler_kind kind, int n_steps, int karras,
                             kc_sampler **out, kc_err *err);
 void kc_sampler_free(kc_sampler *s);
+/* Forgets the multistep history so the same sampler can run another image (tables kept). */
+void kc_sampler_reset(kc_sampler *s);
 
 kc_sampler_kind kc_sampler_kind_of(const kc_sampler *s);
 int kc_sampler_steps(const kc_sampler *s);               /* N */

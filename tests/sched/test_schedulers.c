@@ -434,6 +434,20 @@ static void test_refusals(void) {
     KC_CHECK(ok, "euler ignores DDIM/DPM-only keys: %s", err.msg);
     kc_sampler_free(s);
     cJSON_Delete(root);
+    /* reset: a second run on the same sampler repeats the first bit for bit (UniPC has the most state) */
+    s = make("unipc", 5, 0);
+    if (s) {
+        float x1[32], x2[32], e[32];
+        kc_fill_random(e, 32, 8, 1.0f);
+        kc_fill_random(x1, 32, 9, 3.0f);
+        memcpy(x2, x1, sizeof x1);
+        kc_err er = {0};
+        for (int k = 0; k < 5; k++) kc_sampler_step(s, k, e, x1, 32, NULL, &er);
+        kc_sampler_reset(s);
+        for (int k = 0; k < 5; k++) kc_sampler_step(s, k, e, x2, 32, NULL, &er);
+        KC_CHECK(er.code == KC_OK && !memcmp(x1, x2, sizeof x1), "reset repeats the run: %s", er.msg);
+        kc_sampler_free(s);
+    }
     /* steps and order of calls */
     s = NULL;
     KC_CHECK(kc_sampler_create(&g_cfg, KC_SAMPLER_EULER, 0, 0, &s, &err) == KC_ERR_ARG, "0 steps refused");
