@@ -302,6 +302,109 @@ static void test_shape_errors(void) {
     kc_unet_free(u);
 }
 
+/* ---- configurations without upstream goldens, checked against an equivalent run ---- */
+
+/* New store of views of `src`'s tensors (src must outlive it); proj_in/proj_out weights become
+ * [C, C, 1, 1] when conv_proj; conv_in.weight is replaced by `conv_in` when not NULL. */
+static kc_weights *clone_store(const kc_weights *src, int conv_proj, const kc_tensor *conv_in) {
+    kc_err err = {0};
+    kc_weights *ws = NULL;
+    KC_CHECK(kc_weights_new(&ws, &err) == KC_OK, "%s", err.msg);
+    for (int64_t i = 0; i < kc_weights_count(src); i++) {
+        const kc_weight_entry *e = kc_weights_entry(src, i);
+        kc_tensor t = e->t;
+        size_t nl = strlen(e->name);
+        if (conv_proj && nl > 15 && (!strcmp(e->name + nl - 15, ".proj_in.weight") || !strcmp(e->name + nl - 16, ".proj_out.weight"))) {
+            t.ndim = 4;
+            t.shape[2] = t.shape[3] = 1;
+        }
+        if (conv_in && !strcmp(e->name, "conv_in.weight")) t = *conv_in;
+        if (kc_weights_add_entry(ws, e->name, &t, e->file, &err)) break;
+    }
+    KC_CHECK(err.code == KC_OK, "cloning the store: %s", err.msg);
+    return ws;
+}
+
+/* Runs case c0 of the goldens through u with `extra` input channels appended to the sample
+ * (random values); returns the noise prediction (malloc'd). */
+static float *run_c0(const kc_unet *u, int extra) {
+    kc_err err = {0};
+    kc_safetensors st;
+    KC_CHECK(kc_st_open(&st, kc_test_data(GOLDEN), &err) == KC_OK, "%s", err.msg);
+    ucase g;
+    case_load(&st, "c0", &g);
+    const kc_unet_config *c = kc_unet_get_config(u);
+    const int64_t N = g.N, H = g.H, W = g.W, T = g.T, Ci = c->in_channels, S = H * W;
+    float *sample = malloc((size_t)(N * Ci * S) * sizeof(float));
+    for (int64_t n = 0; n < N; n++) {
+        memcpy(sample + n * Ci * S, g.sample + n * (Ci - extra) * S, (size_t)((Ci - extra) * S) * sizeof(float));
+        kc_fill_random(sample + n * Ci * S + (Ci - extra) * S, extra * S, 77 + (uint64_t)n, 1.0f);
+    }
+    kc_exec ex;
+    kc_exec_init(&ex, 2, KC_PREC_FP32);
+    size_t bytes = 0;
+    KC_CHECK(kc_unet_arena_bytes(u, &ex, N, H, W, T, 0, &bytes, &err) == KC_OK, "%s", err.msg);
+    kc_arena ar;
+    KC_CHECK(kc_arena_init(&ar, "unet", bytes, &err) == KC_OK, "%s", err.msg);
+    float *ctx = malloc((size_t)(N * T * c->cross_dim) * sizeof(float));
+    float *out = malloc((size_t)(N * c->out_channels * S) * sizeof(float));
+    KC_CHECK(kc_unet_project_context(&ex, u, g.ehs, N, T, ctx, NULL, NULL, &err) == KC_OK, "%s", err.msg);
+    kc_unet_input in = {N, H, W, T, sample, g.ts, ctx, g.te, g.tid, NULL};
+    KC_CHECK(kc_unet_forward(&ex, u, &in, out, &ar, NULL, NULL, &err) == KC_OK, "%s", err.msg);
+    KC_CHECK(ar.high_water <= bytes, "high-water %zu > plan %zu", ar.high_water, bytes);
+    kc_arena_free(&ar);
+    case_free(&g);
+    free(sample);
+    free(ctx);
+    kc_st_close(&st);
+    return out;
+}
+
+/* use_linear_projection = false (proj_in/out as 1x1 convs over the same numbers) must give the
+ * same bytes; in_channels = 9 (inpainting, §8.2) with zero weights on the 5 extra channels must
+ * give the 4-channel result (up to summation order: the conv's reduction length changes). */
+static void test_config_variants(void) {
+    kc_err err = {0};
+    kc_unet *base = NULL;
+    KC_CHECK(kc_unet_load(kc_test_data(MODEL), NULL, &base, NULL, &err) == KC_OK, "%s", err.msg);
+    if (!base) return;
+    const kc_unet_config *c = kc_unet_get_config(base);
+    const int64_t no = c->out_channels * 2 * 8 * 8;
+    float *ref = run_c0(base, 0);
+
+    kc_unet_config cc = *c;
+    cc.linear_proj = 0;
+    kc_unet *uc = NULL;
+    KC_CHECK(kc_unet_create(&cc, clone_store(kc_unet_weights(base), 1, NULL), &uc, &err) == KC_OK, "conv proj: %s", err.msg);
+    if (uc) {
+        float *o = run_c0(uc, 0);
+        KC_CHECK(memcmp(o, ref, (size_t)no * sizeof(float)) == 0, "use_linear_projection=false changes the result");
+        free(o);
+        kc_unet_free(uc);
+    }
+
+    const kc_weight_entry *ci = kc_weights_find(kc_unet_weights(base), "conv_in.weight");
+    const int64_t C0 = ci->t.shape[0];
+    float *w9 = calloc((size_t)(C0 * 9 * 9), sizeof(float)); /* [C0, 9, 3, 3] */
+    for (int64_t o = 0; o < C0; o++)
+        for (int64_t i = 0; i < 4; i++)
+            for (int64_t k = 0; k < 9; k++) w9[(o * 9 + i) * 9 + k] = kc_tensor_get_f32(&ci->t, (o * 4 + i) * 9 + k);
+    kc_tensor t9 = {.dtype = KC_DTYPE_F32, .ndim = 4, .shape = {C0, 9, 3, 3}, .data = w9};
+    cc = *c;
+    cc.in_channels = 9;
+    kc_unet *u9 = NULL;
+    KC_CHECK(kc_unet_create(&cc, clone_store(kc_unet_weights(base), 0, &t9), &u9, &err) == KC_OK, "in 9: %s", err.msg);
+    if (u9) {
+        float *o = run_c0(u9, 5);
+        KC_CHECK(check_close("in_channels 9, zero extra weights", o, ref, no, 1e-6), "in_channels 9");
+        free(o);
+        kc_unet_free(u9);
+    }
+    free(w9);
+    free(ref);
+    kc_unet_free(base);
+}
+
 /* Odd latent sizes (§4.8) against the PyTorch re-implementation's fixture. */
 static void test_odd_sizes(void) {
     const char *src = getenv("KOLORS_SOURCE_DIR");
@@ -313,13 +416,19 @@ static void test_odd_sizes(void) {
         KC_CHECK(0, "odd-size fixture: %s", err.msg);
         return;
     }
-    kc_unet *u = NULL;
-    KC_CHECK(kc_unet_load(kc_test_data(MODEL), NULL, &u, NULL, &err) == KC_OK, "%s", err.msg);
-    const kc_unet_config *c = kc_unet_get_config(u);
+    kc_unet *base = NULL, *pad0 = NULL;
+    KC_CHECK(kc_unet_load(kc_test_data(MODEL), NULL, &base, NULL, &err) == KC_OK, "%s", err.msg);
+    if (!base) return;
+    /* the same weights with "downsample_padding": 0 (pad right/bottom, then an unpadded conv) */
+    kc_unet_config c0 = *kc_unet_get_config(base);
+    c0.downsample_padding = 0;
+    KC_CHECK(kc_unet_create(&c0, clone_store(kc_unet_weights(base), 0, NULL), &pad0, &err) == KC_OK, "%s", err.msg);
     kc_exec ex;
     kc_exec_init(&ex, 2, KC_PREC_FP32);
-    static const char *const cases[] = {"odd5x7", "odd3x9"};
-    for (int ci = 0; ci < 2; ci++) {
+    static const char *const cases[] = {"odd5x7", "odd3x9", "pad0_7x5"};
+    for (int ci = 0; ci < 3; ci++) {
+        const kc_unet *u = ci == 2 ? pad0 : base;
+        const kc_unet_config *c = kc_unet_get_config(u);
         ucase g;
         case_load(&st, cases[ci], &g);
         const int64_t N = g.N, H = g.H, W = g.W, T = g.T;
@@ -341,7 +450,8 @@ static void test_odd_sizes(void) {
         free(ctx);
         free(out);
     }
-    kc_unet_free(u);
+    kc_unet_free(pad0);
+    kc_unet_free(base);
     kc_st_close(&st);
 }
 
@@ -365,6 +475,7 @@ int main(void) {
     test_tiny_layout();
     test_config_errors();
     test_shape_errors();
+    test_config_variants();
     run_case(kc_test_data(MODEL), NULL, "c0", TOL_FP32);
     run_case(kc_test_data(MODEL), NULL, "c1", TOL_FP32);
     const char *orig = kc_test_data("models/tiny-kolors-a-orig/unet");

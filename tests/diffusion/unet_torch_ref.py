@@ -3,7 +3,8 @@
 (diffusers UNet2DConditionModel with the tiny-kolors-a config), written from
 shared/docs/kolors-model.md §4 in NCHW with torch's own conv/interpolate/attention, used to make
 the odd-latent-size fixture tests/diffusion/data/unet_odd.safetensors (no upstream golden exists
-for latents that are not multiples of 4).
+for latents that are not multiples of 4), plus one case with "downsample_padding": 0 (the
+pad-right/bottom Downsample2D) on the same weights.
 
 What this proves: the script first reproduces both upstream goldens (c0 8x8 batch 2, c1 8x16)
 and refuses to write the fixture unless they match within 1e-5, so it is a faithful model of the
@@ -67,8 +68,8 @@ def sinusoid(t, dim):
 
 
 class UNet:
-    def __init__(self, w, cfg):
-        self.w, self.c = w, cfg
+    def __init__(self, w, cfg, pad0=False):
+        self.w, self.c, self.pad0 = w, cfg, pad0
         self.G = cfg["norm_num_groups"]
 
     def lin(self, x, p, bias=True):
@@ -139,7 +140,10 @@ class UNet:
                     x = self.transformer(x, ctx, f"down_blocks.{i}.attentions.{j}", heads[i])
                 skips.append(x)
             if i < nb - 1:
-                x = self.conv(x, f"down_blocks.{i}.downsamplers.0.conv", stride=2, pad=1)
+                if self.pad0:  # downsample_padding 0: pad right/bottom by one, then no padding
+                    x = self.conv(F.pad(x, (0, 1, 0, 1)), f"down_blocks.{i}.downsamplers.0.conv", stride=2, pad=0)
+                else:
+                    x = self.conv(x, f"down_blocks.{i}.downsamplers.0.conv", stride=2, pad=1)
                 skips.append(x)
         x = self.resnet(x, "mid_block.resnets.0", emb)
         x = self.transformer(x, ctx, "mid_block.attentions.0", heads[-1])
@@ -179,14 +183,15 @@ def main():
                 sys.exit(f"{cs}: the re-implementation does not reproduce the golden; not writing a fixture")
         gen = torch.Generator().manual_seed(4)
         out = {}
-        for name, N, H, W, t in (("odd5x7", 2, 5, 7, 733.0), ("odd3x9", 1, 3, 9, 45.5)):
+        pad0 = UNet(unet.w, cfg, pad0=True)
+        for name, N, H, W, t in (("odd5x7", 2, 5, 7, 733.0), ("odd3x9", 1, 3, 9, 45.5), ("pad0_7x5", 1, 7, 5, 301.0)):
             T = 32  # any token count is valid; kept small so the fixture stays small
             s = torch.randn(N, 4, H, W, generator=gen)
             e = torch.randn(N, T, cfg["encoder_hid_dim"], generator=gen)
             te = torch.randn(N, cfg["encoder_hid_dim"], generator=gen)
             ti = torch.tensor([[8.0 * H, 8.0 * W, 0.0, 0.0, 8.0 * H, 8.0 * W]]).repeat(N, 1)
             ts = torch.full((N,), t)
-            o = unet.forward(s, ts, e, te, ti)
+            o = (pad0 if name.startswith("pad0") else unet).forward(s, ts, e, te, ti)
             out.update({f"{name}.sample": s, f"{name}.timestep": ts, f"{name}.encoder_hidden_states": e,
                         f"{name}.text_embeds": te, f"{name}.time_ids": ti, f"{name}.out": o})
             print(f"{name}: out {list(o.shape)}, |out| max {float(o.abs().max()):.3f}")
