@@ -32,4 +32,15 @@ void cli_log(int level, const char *msg, void *user);
 /* Model folder: the -m value, or the embedded demo model when NULL. */
 const char *cli_model_dir(const char *given);
 
+/* --taps support for the component runners (cli_tensors.c): a kolors_tap_fn that copies every
+ * reported tensor into the collector (oom set on allocation failure), and its release. */
+typedef struct {
+    kolors_tensor *t;
+    int n, cap, oom;
+} cli_taps;
+void cli_tap_collect(const char *name, const float *data, int ndim, const int64_t *shape, void *user);
+void cli_taps_free(cli_taps *tp);
+/* Prints "input 'NAME' has shape [..]; expected WANT" and returns 1. */
+int cli_fail_shape(const char *cmd, const char *name, const char *want, int ndim, const int64_t *shape);
+
 #endif

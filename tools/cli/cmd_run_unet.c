@@ -30,46 +30,6 @@ static void help(void) {
            "  -h, --help          this text\n");
 }
 
-/* Tap collector: copies every reported tensor. */
-typedef struct {
-    kolors_tensor *t;
-    int n, cap, oom;
-} taps;
-
-static void on_tap(const char *name, const float *data, int ndim, const int64_t *shape, void *user) {
-    taps *tp = user;
-    if (tp->oom) return;
-    if (tp->n == tp->cap) {
-        int nc = tp->cap ? 2 * tp->cap : 16;
-        kolors_tensor *nt = realloc(tp->t, (size_t)nc * sizeof *nt);
-        if (!nt) { tp->oom = 1; return; }
-        tp->t = nt;
-        tp->cap = nc;
-    }
-    size_t numel = 1;
-    for (int i = 0; i < ndim; i++) numel *= (size_t)shape[i];
-    kolors_tensor *t = &tp->t[tp->n];
-    memset(t, 0, sizeof *t);
-    t->name = strdup(name);
-    t->data = malloc(numel * sizeof(float));
-    if (!t->name || !t->data) { free(t->name); free(t->data); tp->oom = 1; return; }
-    memcpy(t->data, data, numel * sizeof(float));
-    t->dtype = KOLORS_DTYPE_F32;
-    t->ndim = ndim;
-    for (int i = 0; i < ndim; i++) t->shape[i] = shape[i];
-    tp->n++;
-}
-
-static int fail_shape(const char *name, const char *want, int ndim, const int64_t *shape) {
-    char got[128] = "[";
-    for (int i = 0; i < ndim; i++) {
-        size_t l = strlen(got);
-        snprintf(got + l, sizeof got - l, "%s%lld", i ? ", " : "", (long long)shape[i]);
-    }
-    strncat(got, "]", sizeof got - strlen(got) - 1);
-    return cli_failf(CMD, "input '%s' has shape %s; expected %s", name, got, want);
-}
-
 int cmd_run_unet(int argc, char **argv) {
     const char *model = NULL, *inp = NULL, *outp = NULL, *tapp = NULL, *variant = NULL;
     int verbose = 0;
@@ -104,7 +64,7 @@ int cmd_run_unet(int argc, char **argv) {
     float *sample = NULL, *ts = NULL, *ehs = NULL, *te = NULL, *tid = NULL, *tsn = NULL, *out = NULL;
     int64_t ss[8], st[8], se[8], sp[8], si[8];
     kolors_model *m = NULL;
-    taps tp = {0};
+    cli_taps tp = {0};
     if (kolors_tensors_read(inp, &tin, &nin, &e)) return cli_fail(CMD, &e);
     if (kolors_tensors_get_f32(tin, nin, "sample", 4, &sample, ss, &e) ||
         kolors_tensors_get_f32(tin, nin, "timestep", -1, &ts, st, &e) ||
@@ -121,23 +81,23 @@ int cmd_run_unet(int argc, char **argv) {
     int64_t tnum = 1;
     for (int i = 0; i < tnd; i++) tnum *= st[i];
     if (N < 1 || ss[1] < 1 || ss[2] < 1 || ss[3] < 1 || N > 1024 || ss[1] > 4096 || ss[2] > 4096 || ss[3] > 4096) {
-        rc = fail_shape("sample", "[N, C, h, w] with 1 <= N <= 1024 and sides in [1, 4096]", 4, ss);
+        rc = cli_fail_shape(CMD, "sample", "[N, C, h, w] with 1 <= N <= 1024 and sides in [1, 4096]", 4, ss);
         goto done;
     }
     if (tnd > 1 || (tnum != 1 && tnum != N)) {
-        rc = fail_shape("timestep", "[N] or a single value", tnd, st);
+        rc = cli_fail_shape(CMD, "timestep", "[N] or a single value", tnd, st);
         goto done;
     }
     if (se[0] != N || se[1] < 1 || se[1] > 4096 || se[2] < 1 || se[2] > 1 << 20) {
-        rc = fail_shape("encoder_hidden_states", "[N, T, H] with N = sample's batch", 3, se);
+        rc = cli_fail_shape(CMD, "encoder_hidden_states", "[N, T, H] with N = sample's batch", 3, se);
         goto done;
     }
     if (sp[0] != N || sp[1] != se[2]) {
-        rc = fail_shape("text_embeds", "[N, H] with H = encoder_hidden_states' width", 2, sp);
+        rc = cli_fail_shape(CMD, "text_embeds", "[N, H] with H = encoder_hidden_states' width", 2, sp);
         goto done;
     }
     if (si[0] != N || si[1] != 6) {
-        rc = fail_shape("time_ids", "[N, 6]", 2, si);
+        rc = cli_fail_shape(CMD, "time_ids", "[N, 6]", 2, si);
         goto done;
     }
     tsn = malloc((size_t)N * sizeof(float));
@@ -154,7 +114,7 @@ int cmd_run_unet(int argc, char **argv) {
     p.log_user = &verbose;
     p.log_level = verbose ? KOLORS_LOG_DEBUG : KOLORS_LOG_WARN;
     if (kolors_model_open(&p, &m, &e)) { rc = cli_fail(CMD, &e); goto done; }
-    if (tapp) kolors_model_set_tap(m, on_tap, &tp);
+    if (tapp) kolors_model_set_tap(m, cli_tap_collect, &tp);
     kolors_unet_inputs in = {
         .n = (int)N, .c = (int)ss[1], .h = (int)ss[2], .w = (int)ss[3], .sample = sample, .timestep = tsn,
         .encoder_hidden_states = ehs, .tokens = (int)se[1], .hidden = (int)se[2], .text_embeds = te, .time_ids = tid,
@@ -172,7 +132,7 @@ int cmd_run_unet(int argc, char **argv) {
     }
     if (verbose) fprintf(stderr, "kolors run unet: wrote %s%s%s\n", outp, tapp ? " and " : "", tapp ? tapp : "");
 done:
-    kolors_tensors_free(tp.t, tp.n);
+    cli_taps_free(&tp);
     kolors_model_free(m);
     kolors_tensors_free(tin, nin);
     free(sample); free(ts); free(ehs); free(te); free(tid); free(tsn); free(out);
