@@ -633,7 +633,8 @@ kc_status kc_vae_encode_bytes(const kc_vae_config *c, const kc_exec *ex, int64_t
 typedef struct {
     kc_vae_tap_fn fn;
     void *user;
-    float *buf; /* NCHW copy */
+    float *buf;    /* NCHW copy */
+    int64_t n, N;  /* current sample, batch: names get ".<n>" when N > 1 */
 } tapper;
 
 static void tap(tapper *tp, const kc_exec *ex, const char *name, const float *x, int64_t H, int64_t W, int64_t C) {
@@ -641,7 +642,10 @@ static void tap(tapper *tp, const kc_exec *ex, const char *name, const float *x,
     if (!tp->fn) return;
     kc_nhwc_to_nchw(tp->buf, x, 1, C, H, W);
     int64_t shape[4] = {1, C, H, W};
-    tp->fn(name, tp->buf, 4, shape, tp->user);
+    char full[96];
+    if (tp->N > 1) snprintf(full, sizeof full, "%s.%lld", name, (long long)tp->n);
+    else snprintf(full, sizeof full, "%s", name);
+    tp->fn(full, tp->buf, 4, shape, tp->user);
 }
 
 /* VAEAttn (single head over all S pixels, kolors-model.md §5.1), in place on x [S, C]:
@@ -739,7 +743,7 @@ kc_status kc_vae_decode(const kc_exec *ex, const kc_vae *v, const float *latents
     plan_dec_tail(c, &tail, g.th, g.tw, nt);
     size_t mark0 = kc_arena_mark(arena);
     s = KC_ERR_NOMEM;
-    tapper tp = {tapfn, tap_user, NULL};
+    tapper tp = {tapfn, tap_user, NULL, 0, N};
     float *wy = kc_arena_floats(arena, (size_t)(g.ny * g.th * f), err);
     float *wx = kc_arena_floats(arena, (size_t)(g.nx * g.tw * f), err);
     float *sum = kc_arena_floats(arena, (size_t)((h + w) * f), err);
@@ -751,6 +755,7 @@ kc_status kc_vae_decode(const kc_exec *ex, const kc_vae *v, const float *latents
     axis_weights(g.sx, g.nx, g.tw, w, f, feather, wx, sum);
     const size_t mark1 = kc_arena_mark(arena);
     for (int64_t n = 0; n < N; n++) {
+        tp.n = n;
         /* head on the whole latent: post_quant_conv, conv_in, mid block -> M [h, w, Ctop] */
         kc_arena_rewind(arena, mark1);
         float *G = kc_arena_floats(arena, (size_t)(S * ctop), err);
@@ -823,7 +828,7 @@ kc_status kc_vae_encode(const kc_exec *ex, const kc_vae *v, const float *image, 
     plan_enc_head(c, &head, g.th * f, g.tw * f, nt);
     size_t mark0 = kc_arena_mark(arena);
     s = KC_ERR_NOMEM;
-    tapper tp = {tapfn, tap_user, NULL};
+    tapper tp = {tapfn, tap_user, NULL, 0, N};
     float *wy = kc_arena_floats(arena, (size_t)(g.ny * g.th), err);
     float *wx = kc_arena_floats(arena, (size_t)(g.nx * g.tw), err);
     float *sum = kc_arena_floats(arena, (size_t)(h + w), err);
@@ -834,9 +839,10 @@ kc_status kc_vae_encode(const kc_exec *ex, const kc_vae *v, const float *image, 
     axis_weights(g.sy, g.ny, g.th, h, 1, feather, wy, sum);
     axis_weights(g.sx, g.nx, g.tw, w, 1, feather, wx, sum);
     const size_t mark1 = kc_arena_mark(arena);
-    tapper tile_tp = tp;
-    if (tiled) tile_tp.fn = NULL;
     for (int64_t n = 0; n < N; n++) {
+        tp.n = n;
+        tapper tile_tp = tp;
+        if (tiled) tile_tp.fn = NULL; /* per-tile down-block outputs are not the model's */
         kc_arena_rewind(arena, mark1);
         memset(M, 0, (size_t)(S * ctop) * sizeof(float));
         float *A = kc_arena_floats(arena, (size_t)head.act, err), *B = kc_arena_floats(arena, (size_t)head.act, err);

@@ -108,7 +108,8 @@ int kc_vae_tile_grid(int64_t L, int64_t T, int64_t O, int64_t *starts, int cap, 
 
 /* Debug taps (NCHW, like the reference modules' outputs). Untiled runs report
  * decoder.{conv_in, mid_block, up_block<i>} and encoder.{conv_in, down_block<i>, mid_block};
- * tiled runs report only the parts computed on the whole image. */
+ * tiled runs report only the parts computed on the whole image. Each tap is [1, C, H, W]; with
+ * N > 1 it fires once per sample, named "<name>.<sample>". */
 typedef void (*kc_vae_tap_fn)(const char *name, const float *data, int ndim, const int64_t *shape, void *user);
 
 /* Arena bytes for kc_vae_decode / kc_vae_encode. Samples are processed one at a time, so the
