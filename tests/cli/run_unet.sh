@@ -3,7 +3,7 @@
 # goldens/tiny-kolors-a/unet.safetensors run through the CLI (inputs extracted to a file at test
 # time, output and taps compared by rel-L2), the 1-element timestep broadcast, the fp16 variant,
 # and clear errors for malformed inputs (missing tensor, wrong rank, channels, batch, width).
-# Needs python3 (standard library only) to cut and compare safetensors files.
+# Needs python3 (standard library only): tests/cli/st_tool.py cuts and compares the files.
 set -u
 CLI=${KOLORS_CLI:?KOLORS_CLI not set}
 SHARED=${KOLORS_SHARED:-${KOLORS_SHARED_DEFAULT:-}}
@@ -33,43 +33,7 @@ if ! command -v python3 >/dev/null || [ ! -f "$GOLD" ] || [ ! -f "$MODEL/unet/co
     [ $fail -eq 0 ] && exit 77 || exit 1
 fi
 
-# st.py cut SRC DST PREFIX [drop=NAME] [edit=NAME:SHAPE] : copies the tensors PREFIX.* (no dbg, no
-#   out) to DST without the prefix; drop leaves one out; edit reshapes/truncates one (F32) tensor.
-# st.py cmp A NAME_A B NAME_B TOL : rel-L2 of two F32 tensors <= TOL.
-cat > "$TMP/st.py" <<'EOF'
-import json, math, struct, sys
-def rd(p):
-    b = open(p, "rb").read(); n = struct.unpack("<Q", b[:8])[0]; h = json.loads(b[8:8 + n]); h.pop("__metadata__", None)
-    return {k: (v["dtype"], v["shape"], b[8 + n + v["data_offsets"][0]: 8 + n + v["data_offsets"][1]]) for k, v in h.items()}
-def wr(p, t):
-    h, off, blobs = {}, 0, []
-    for k, (d, s, raw) in t.items():
-        h[k] = {"dtype": d, "shape": s, "data_offsets": [off, off + len(raw)]}; off += len(raw); blobs.append(raw)
-    j = json.dumps(h).encode(); j += b" " * (-len(j) % 8)
-    open(p, "wb").write(struct.pack("<Q", len(j)) + j + b"".join(blobs))
-def f32(raw): return struct.unpack("<%df" % (len(raw) // 4), raw)
-if sys.argv[1] == "cut":
-    src, dst, pre = sys.argv[2:5]; t = rd(src); o = {}
-    for k, v in t.items():
-        if k.startswith(pre + ".") and ".dbg." not in k and not k.endswith(".out"): o[k[len(pre) + 1:]] = v
-    for a in sys.argv[5:]:
-        kind, arg = a.split("=", 1)
-        if kind == "drop": o.pop(arg)
-        if kind == "edit":
-            nm, shp = arg.split(":"); shp = [int(x) for x in shp.split(",")] if shp else []
-            d, s, raw = o[nm]; cnt = 1
-            for x in shp: cnt *= x
-            raw = (raw * (cnt * 4 // max(len(raw), 1) + 1))[:cnt * 4]; o[nm] = (d, shp, raw)
-    wr(dst, o)
-else:
-    a, na, b, nb, tol = sys.argv[2:7]
-    x, y = rd(a)[na], rd(b)[nb]
-    if x[1] != y[1]: sys.exit("shape %s vs %s" % (x[1], y[1]))
-    x, y = f32(x[2]), f32(y[2])
-    r = math.sqrt(sum((p - q) ** 2 for p, q in zip(x, y)) / sum(q * q for q in y))
-    print("%s vs %s: rel-L2 %.3g (tol %s)" % (na, nb, r, tol)); sys.exit(0 if r <= float(tol) else 1)
-EOF
-PY="python3 $TMP/st.py"
+PY="python3 ${KOLORS_SOURCE_DIR:-$(dirname "$0")/../..}/tests/cli/st_tool.py"
 $PY cut "$GOLD" "$TMP/c0.safetensors" c0; check $? "extract c0 inputs"
 
 err=$("$CLI" run unet -m "$MODEL" --in "$TMP/c0.safetensors" -o "$TMP/o.safetensors" --taps "$TMP/t.safetensors" -t 2 2>&1); rc=$?
