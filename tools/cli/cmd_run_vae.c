@@ -40,46 +40,6 @@ static void help(int encode) {
                   : "decoder.conv_in, decoder.mid_block, decoder.up_block0..");
 }
 
-static int fail_shape(const char *cmd, const char *name, const char *want, int ndim, const int64_t *shape) {
-    char got[160] = "[";
-    for (int i = 0; i < ndim; i++) {
-        size_t l = strlen(got);
-        snprintf(got + l, sizeof got - l, "%s%lld", i ? ", " : "", (long long)shape[i]);
-    }
-    strncat(got, "]", sizeof got - strlen(got) - 1);
-    return cli_failf(cmd, "input '%s' has shape %s; expected %s", name, got, want);
-}
-
-/* Tap collector: copies every reported tensor. */
-typedef struct {
-    kolors_tensor *t;
-    int n, cap, oom;
-} taps;
-
-static void on_tap(const char *name, const float *data, int ndim, const int64_t *shape, void *user) {
-    taps *tp = user;
-    if (tp->oom) return;
-    if (tp->n == tp->cap) {
-        int nc = tp->cap ? 2 * tp->cap : 16;
-        kolors_tensor *nt = realloc(tp->t, (size_t)nc * sizeof *nt);
-        if (!nt) { tp->oom = 1; return; }
-        tp->t = nt;
-        tp->cap = nc;
-    }
-    size_t numel = 1;
-    for (int i = 0; i < ndim; i++) numel *= (size_t)shape[i];
-    kolors_tensor *t = &tp->t[tp->n];
-    memset(t, 0, sizeof *t);
-    t->name = strdup(name);
-    t->data = malloc(numel * sizeof(float));
-    if (!t->name || !t->data) { free(t->name); free(t->data); tp->oom = 1; return; }
-    memcpy(t->data, data, numel * sizeof(float));
-    t->dtype = KOLORS_DTYPE_F32;
-    t->ndim = ndim;
-    for (int i = 0; i < ndim; i++) t->shape[i] = shape[i];
-    tp->n++;
-}
-
 int cmd_run_vae(int argc, char **argv) {
     const int encode = !strcmp(argv[0], "vae-encode");
     const char *cmd = encode ? "run vae-encode" : "run vae-decode";
@@ -119,7 +79,7 @@ int cmd_run_vae(int argc, char **argv) {
     float *x = NULL, *out = NULL, *out2 = NULL;
     int64_t sh[8] = {0};
     kolors_model *m = NULL;
-    taps tp = {0};
+    cli_taps tp = {0};
     const char *iname = encode ? "image" : "latents";
     if (kolors_tensors_read(inp, &tin, &nin, &e)) return cli_fail(cmd, &e);
     if (kolors_tensors_get_f32(tin, nin, iname, 4, &x, sh, &e)) {
@@ -128,19 +88,19 @@ int cmd_run_vae(int argc, char **argv) {
     }
     const int64_t N = sh[0], C = sh[1], A = sh[2], B = sh[3];
     if (N < 1 || N > 1024) {
-        rc = fail_shape(cmd, iname, "a batch N in [1, 1024]", 4, sh);
+        rc = cli_fail_shape(cmd, iname, "a batch N in [1, 1024]", 4, sh);
         goto done;
     }
     if (!encode) {
-        if (C != 4) { rc = fail_shape(cmd, iname, "[N, 4, h, w] (4 latent channels)", 4, sh); goto done; }
+        if (C != 4) { rc = cli_fail_shape(cmd, iname, "[N, 4, h, w] (4 latent channels)", 4, sh); goto done; }
         if (A < 1 || B < 1 || A > MAX_SIDE / 8 || B > MAX_SIDE / 8) {
-            rc = fail_shape(cmd, iname, "[N, 4, h, w] with h and w in [1, 2048] (images up to 16384 pixels)", 4, sh);
+            rc = cli_fail_shape(cmd, iname, "[N, 4, h, w] with h and w in [1, 2048] (images up to 16384 pixels)", 4, sh);
             goto done;
         }
     } else {
-        if (C != 3) { rc = fail_shape(cmd, iname, "[N, 3, H, W] (RGB)", 4, sh); goto done; }
+        if (C != 3) { rc = cli_fail_shape(cmd, iname, "[N, 3, H, W] (RGB)", 4, sh); goto done; }
         if (A < 8 || B < 8 || A % 8 || B % 8 || A > MAX_SIDE || B > MAX_SIDE) {
-            rc = fail_shape(cmd, iname, "[N, 3, H, W] with H and W multiples of 8 in [8, 16384]", 4, sh);
+            rc = cli_fail_shape(cmd, iname, "[N, 3, H, W] with H and W multiples of 8 in [8, 16384]", 4, sh);
             goto done;
         }
     }
@@ -157,7 +117,7 @@ int cmd_run_vae(int argc, char **argv) {
     p.log_user = &verbose;
     p.log_level = verbose ? KOLORS_LOG_DEBUG : KOLORS_LOG_WARN;
     if (kolors_model_open(&p, &m, &e)) { rc = cli_fail(cmd, &e); goto done; }
-    if (tapp) kolors_model_set_tap(m, on_tap, &tp);
+    if (tapp) kolors_model_set_tap(m, cli_tap_collect, &tp);
     if (!encode) {
         out = malloc((size_t)(N * 3 * 64 * A * B) * sizeof(float));
         if (!out) { rc = cli_failf(cmd, "out of memory for the %lldx%lld output", (long long)(8 * A), (long long)(8 * B)); goto done; }
@@ -180,7 +140,7 @@ int cmd_run_vae(int argc, char **argv) {
     }
     if (verbose) fprintf(stderr, "kolors %s: wrote %s%s%s\n", cmd, outp, tapp ? " and " : "", tapp ? tapp : "");
 done:
-    kolors_tensors_free(tp.t, tp.n);
+    cli_taps_free(&tp);
     kolors_model_free(m);
     kolors_tensors_free(tin, nin);
     free(x); free(out); free(out2);
