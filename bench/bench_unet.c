@@ -27,7 +27,9 @@ static void usage(void) {
            "  --precision P   fp32 or bf16 (default bf16, the fast path)\n"
            "  --depth D       cap the transformer depth per block at D (reduced run)\n"
            "  --div K         divide every channel width by K (reduced run)\n"
-           "  --steps R       forwards per size (default 1); the best time is reported\n");
+           "  --steps R       forwards per size (default 1); the best time is reported\n"
+           "  --plan          only print the activation arena and K/V cache sizes (weights are not\n"
+           "                  generated: every tensor views one shared zero buffer)\n");
 }
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
@@ -40,7 +42,7 @@ static inline float urand(void) { /* uniform in [-1, 1) */
 
 /* Registers every expected tensor of cfg as fp16 with random values: matrices U(±sqrt(3/fan_in))
  * (unit-variance activations), norm scales 1 + U(±0.1), biases U(±0.05). */
-static int make_weights(const kc_unet_config *cfg, kc_weights **out, double *gb, kc_err *err) {
+static int make_weights(const kc_unet_config *cfg, int shared, kc_weights **out, double *gb, kc_err *err) {
     kc_expected_list l = {0};
     if (kc_unet_expected(cfg, &l, err)) return 1;
     int64_t total = 0;
@@ -50,21 +52,27 @@ static int make_weights(const kc_unet_config *cfg, kc_weights **out, double *gb,
         total += n;
     }
     *gb = (double)total * 2 / 1e9;
-    uint16_t *buf = malloc((size_t)total * sizeof(uint16_t));
+    int64_t biggest = 0;
+    for (int64_t i = 0; i < l.n; i++) {
+        int64_t n = 1;
+        for (int d = 0; d < l.v[i].ndim; d++) n *= l.v[i].shape[d];
+        if (n > biggest) biggest = n;
+    }
+    uint16_t *buf = shared ? calloc((size_t)biggest, sizeof(uint16_t)) : malloc((size_t)total * sizeof(uint16_t));
     kc_weights *ws = NULL;
     if (!buf || kc_weights_new(&ws, err)) { free(buf); kc_expected_free(&l); return 1; }
     if (kc_weights_add_source(ws, buf, free, err)) { kc_weights_free(ws); kc_expected_free(&l); return 1; }
     int64_t off = 0;
     for (int64_t i = 0; i < l.n; i++) {
         const kc_expected *e = &l.v[i];
-        kc_tensor t = {.dtype = KC_DTYPE_F16, .ndim = e->ndim, .data = buf + off};
+        kc_tensor t = {.dtype = KC_DTYPE_F16, .ndim = e->ndim, .data = shared ? buf : buf + off};
         int64_t n = 1, fan = 1;
         for (int d = 0; d < e->ndim; d++) { t.shape[d] = e->shape[d]; n *= e->shape[d]; if (d) fan *= e->shape[d]; }
         const size_t nl = strlen(e->name);
         const int is_bias = nl > 5 && !strcmp(e->name + nl - 5, ".bias");
         const float sc = e->ndim >= 2 ? sqrtf(3.0f / (float)fan) : is_bias ? 0.05f : 0.1f;
         const float base = e->ndim == 1 && !is_bias ? 1.0f : 0.0f;
-        for (int64_t k = 0; k < n; k++) buf[off + k] = kc_f32_to_f16(base + sc * urand());
+        for (int64_t k = 0; k < n && !shared; k++) buf[off + k] = kc_f32_to_f16(base + sc * urand());
         if (kc_weights_add_entry(ws, e->name, &t, "(random, in memory)", err)) {
             kc_weights_free(ws);
             kc_expected_free(&l);
@@ -78,12 +86,13 @@ static int make_weights(const kc_unet_config *cfg, kc_weights **out, double *gb,
 }
 
 int main(int argc, char **argv) {
-    int sizes[8], nsizes = 0, depth = 0, div = 1, steps = 1;
+    int sizes[8], nsizes = 0, depth = 0, div = 1, steps = 1, plan_only = 0;
     long batch = 2, threads = 0;
     kc_precision prec = KC_PREC_BF16;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(); return 0; }
+        if (!strcmp(a, "--plan")) { plan_only = 1; continue; }
         if (!v) { fprintf(stderr, "bench_unet: %s needs a value\n", a); return 2; }
         i++;
         if (!strcmp(a, "--size") && nsizes < 8) sizes[nsizes++] = atoi(v);
@@ -122,18 +131,30 @@ int main(int argc, char **argv) {
     double t0 = kc_time_now(), gb = 0;
     kc_weights *ws = NULL;
     kc_unet *u = NULL;
-    if (make_weights(&cfg, &ws, &gb, &err) || kc_unet_create(&cfg, ws, &u, &err)) {
+    if (make_weights(&cfg, plan_only, &ws, &gb, &err) || kc_unet_create(&cfg, ws, &u, &err)) {
         fprintf(stderr, "bench_unet: %s\n", err.msg);
         return 1;
     }
-    printf("U-Net %s: %lld parameters (%.2f GB fp16, generated in %.1f s); blocks %lld/%lld/%lld, depth %lld/%lld/%lld; "
+    printf("U-Net %s: %lld parameters (%.2f GB fp16, %s in %.1f s); blocks %lld/%lld/%lld, depth %lld/%lld/%lld; "
            "%d threads, %s\n",
            depth || div > 1 ? "REDUCED" : "Kolors full size", (long long)kc_unet_param_count(&cfg), gb,
-           kc_time_now() - t0, (long long)cfg.block_out[0], (long long)cfg.block_out[1], (long long)cfg.block_out[2],
+           plan_only ? "not generated (--plan)" : "generated", kc_time_now() - t0, (long long)cfg.block_out[0], (long long)cfg.block_out[1], (long long)cfg.block_out[2],
            (long long)cfg.depth[0], (long long)cfg.depth[1], (long long)cfg.depth[2], ex.n_threads,
            prec == KC_PREC_FP32 ? "fp32" : "bf16");
     const int64_t N = batch, T = 256, E = kc_unet_text_width(&cfg), P = kc_unet_pooled_width(&cfg);
     int rc = 0;
+    if (plan_only) {
+        for (int si = 0; si < nsizes && !rc; si++) {
+            const int64_t H = sizes[si] / 8, W = sizes[si] / 8;
+            size_t bytes = 0;
+            if (kc_unet_arena_bytes(u, &ex, N, H, W, T, 0, &bytes, &err)) { fprintf(stderr, "bench_unet: %s\n", err.msg); rc = 1; break; }
+            printf("%4dx%-4d batch %lld: activation arena %.1f MB, K/V cache %.1f MB, %.3g TFLOP\n", sizes[si], sizes[si],
+                   (long long)N, (double)bytes / 1e6, (double)kc_unet_kv_floats(u, N, T) * 4 / 1e6,
+                   kc_unet_flops(&cfg, N, H, W, T) / 1e12);
+        }
+        kc_unet_free(u);
+        return rc;
+    }
     for (int si = 0; si < nsizes && !rc; si++) {
         const int64_t H = sizes[si] / 8, W = sizes[si] / 8;
         size_t bytes = 0;
