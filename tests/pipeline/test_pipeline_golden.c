@@ -14,7 +14,7 @@
 #include "kolors.h"
 
 /* Intermediate tensors: the goldens' own fp32-vs-fp64 spread is <= 1.1e-5 (README §6); ours
- * differ from torch's in summation order only, measured <= 2e-6 on these cases. */
+ * differ from torch's in summation order only, measured <= 8.8e-6 over all stages of the 8 cases. */
 #define TOL_STAGE 1e-4
 /* End of the run (issue #5): final latents and decoded image within 1e-3 relative L2. */
 #define TOL_FINAL 1e-3
