@@ -23,9 +23,9 @@
  * tile gives rel-L2 of order 1. */
 #define TOL_TILED_DECODE 0.2
 #define TOL_TILED_ENCODE 0.12
-/* Seam metric (see seam_metric): measured 0.20 with the raised-cosine blend, 0.47 with a hard
+/* Seam metric (see seam_metric): measured 0.26 with the raised-cosine blend, 0.59 with a hard
  * cut at the overlap middle. */
-#define TOL_SEAM 0.3
+#define TOL_SEAM 0.35
 
 static kc_exec g_ex;
 
@@ -307,20 +307,26 @@ static void test_tiling(void) {
     KC_CHECK(sh > 1.5 * sr, "the metric sees the hard cut (%.3f) as much worse than the blend (%.3f)", sh, sr);
     KC_CHECK(used_t < used_u, "tiling lowers the arena high water (%zu < %zu)", used_t, used_u);
 
-    /* one tile covering everything must equal the untiled run bit for bit */
-    kc_vae_tiling one;
-    KC_CHECK(kc_vae_tiling_resolve(1, 64, h, w, &one, &err) == KC_OK && !one.enabled, "tile larger than latent: off");
-    KC_CHECK(run_decode(v, lat, 1, h, w, &one, ti, NULL, &err) == KC_OK && memcmp(ti, u, (size_t)n_img * 4) == 0,
-             "single tile == untiled");
-
-    /* batch 2 == two single runs (second sample = first + 0.25) */
-    float *lat2 = malloc((size_t)(2 * n_lat) * sizeof *lat2), *o2 = malloc((size_t)(2 * n_img) * sizeof *o2);
-    memcpy(lat2, lat, (size_t)n_lat * 4);
-    for (int64_t i = 0; i < n_lat; i++) lat2[n_lat + i] = lat[i] + 0.25f;
-    KC_CHECK(run_decode(v, lat2, 2, h, w, &t, o2, NULL, &err) == KC_OK, "batch decode: %s", err.msg);
-    KC_CHECK(run_decode(v, lat, 1, h, w, &t, ti, NULL, &err) == KC_OK && memcmp(o2, ti, (size_t)n_img * 4) == 0,
-             "batch row 0 == single run");
-    KC_CHECK(memcmp(o2 + n_img, o2, (size_t)n_img * 4) != 0, "batch row 1 differs");
+    /* one tile covering everything must equal the untiled run bit for bit; a batch of 2 equals
+     * two single runs (tiled). Small latents: these checks are about indexing, not accuracy. */
+    {
+        const int64_t bh = 8, bw = 20, sl = 4 * bh * bw, si = 3 * 64 * bh * bw;
+        float *l2 = malloc((size_t)(2 * sl) * sizeof *l2), *o2 = malloc((size_t)(2 * si) * sizeof *o2);
+        float *o1 = malloc((size_t)si * sizeof *o1);
+        kc_fill_random(l2, sl, 11, 1.5f);
+        for (int64_t i = 0; i < sl; i++) l2[sl + i] = l2[i] + 0.25f;
+        kc_vae_tiling one, small;
+        KC_CHECK(kc_vae_tiling_resolve(1, 32, bh, bw, &one, &err) == KC_OK && !one.enabled, "tile larger than latent: off");
+        KC_CHECK(run_decode(v, l2, 1, bh, bw, NULL, o1, NULL, &err) == KC_OK, "small untiled: %s", err.msg);
+        KC_CHECK(run_decode(v, l2, 1, bh, bw, &one, o2, NULL, &err) == KC_OK && memcmp(o1, o2, (size_t)si * 4) == 0,
+                 "single tile == untiled");
+        KC_CHECK(kc_vae_tiling_resolve(1, 8, bh, bw, &small, &err) == KC_OK && small.enabled, "8-latent tiles");
+        KC_CHECK(run_decode(v, l2, 2, bh, bw, &small, o2, NULL, &err) == KC_OK, "batch decode: %s", err.msg);
+        KC_CHECK(run_decode(v, l2, 1, bh, bw, &small, o1, NULL, &err) == KC_OK && memcmp(o2, o1, (size_t)si * 4) == 0,
+                 "batch row 0 == single run");
+        KC_CHECK(memcmp(o2 + si, o2, (size_t)si * 4) != 0, "batch row 1 differs");
+        free(l2); free(o2); free(o1);
+    }
 
     /* encode: image 192x256, 16-latent (128-pixel) tiles */
     float *img = malloc((size_t)n_img * sizeof *img);
@@ -336,7 +342,7 @@ static void test_tiling(void) {
     KC_CHECK(ce.nonfinite == 0 && ce.rel_l2 < TOL_TILED_ENCODE, "tiled encode mean close (%.3e)", ce.rel_l2);
     KC_CHECK(cl.nonfinite == 0 && cl.rel_l2 < TOL_TILED_ENCODE, "tiled encode logvar close (%.3e)", cl.rel_l2);
 
-    free(lat); free(u); free(ti); free(hc); free(lat2); free(o2); free(img); free(mu); free(mt);
+    free(lat); free(u); free(ti); free(hc); free(img); free(mu); free(mt);
     kc_vae_free(v);
 }
 
