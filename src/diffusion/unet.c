@@ -265,9 +265,10 @@ static kc_status make_plan(const kc_unet *u, const kc_exec *ex, int64_t N, int64
     const kc_unet_config *c = &u->cfg;
     const int nb = c->nblocks;
     int64_t hs[KC_UNET_MAX_BLOCKS], ws[KC_UNET_MAX_BLOCKS];
-    /* Sizes come from the caller: bound them before any product (2^20 latent pixels per side
-     * and 2^16 batch are far beyond anything runnable; products then fit in int64). */
-    if (N < 1 || H < 1 || W < 1 || T < 1 || N > 65536 || H > (1 << 20) || W > (1 << 20) || T > (1 << 20))
+    /* Sizes come from the caller: bound them before any product. With N <= 2^12, H, W <= 2^14,
+     * T <= 2^16 and channels <= 2^17 (config limit, concat included) every element count is
+     * below 2^57 and every byte count below 2^63 — and far beyond anything runnable. */
+    if (N < 1 || H < 1 || W < 1 || T < 1 || N > 4096 || H > (1 << 14) || W > (1 << 14) || T > (1 << 16))
         return kc_fail(err, KC_ERR_ARG, "unet: sizes N=%lld H=%lld W=%lld T=%lld out of range", (long long)N,
                        (long long)H, (long long)W, (long long)T);
     level_sizes(c, H, W, hs, ws);

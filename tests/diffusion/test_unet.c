@@ -300,6 +300,20 @@ static void test_shape_errors(void) {
     printf("  in_channels 9 over 4-channel weights: %s\n", err.msg);
     KC_CHECK(s == KC_ERR_SHAPE && strstr(err.msg, "conv_in.weight"), "status %s: %s", kc_status_name(s), err.msg);
     kc_unet_free(u);
+    /* absurd or empty sizes are refused before any arithmetic on them */
+    u = NULL;
+    KC_CHECK(kc_unet_load(kc_test_data(MODEL), NULL, &u, NULL, &err) == KC_OK, "%s", err.msg);
+    if (!u) return;
+    kc_exec ex;
+    kc_exec_init(&ex, 1, KC_PREC_FP32);
+    const int64_t bad[][4] = {{0, 8, 8, 256}, {1, 0, 8, 256}, {1, 8, 8, 0}, {1, 1LL << 40, 8, 256}, {1LL << 50, 8, 8, 256}};
+    for (int i = 0; i < 5; i++) {
+        size_t bytes = 0;
+        kc_err e2 = {0};
+        kc_status st = kc_unet_arena_bytes(u, &ex, bad[i][0], bad[i][1], bad[i][2], bad[i][3], 0, &bytes, &e2);
+        KC_CHECK(st == KC_ERR_ARG, "sizes case %d: status %s (%s)", i, kc_status_name(st), e2.msg);
+    }
+    kc_unet_free(u);
 }
 
 /* ---- configurations without upstream goldens, checked against an equivalent run ---- */
