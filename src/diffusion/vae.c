@@ -484,14 +484,17 @@ static void axis_weights(const int64_t *st, int n, int64_t len, int64_t L, int64
 
 /* ---- planning ------------------------------------------------------------------------------ */
 
-/* Scratch floats of one kc_op_conv2d call: the reference im2col holds one output row
- * [Wo, Cin*k*k] per thread (src/ops/linear.c); 1x1 unpadded convs run as linears (none).
- * Keep in step with the ops if their scratch use changes. */
-static int64_t conv_scr(int64_t Wo, int64_t Cin, int64_t k, int nt) {
-    if (k == 1) return 0;
-    return Wo * Cin * k * k * (int64_t)nt + 16;
-}
 static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
+
+/* Scratch floats offered to one k x k kc_op_conv2d call (1x1 unpadded convs run as linears and
+ * take none). ops.h states no figure: the current implicit-GEMM conv copies the reordered weight
+ * [Cout, k*k*Cin] (stored dtype, <= 4 bytes) into the scratch when it fits and falls back to the
+ * heap otherwise; the reference it replaced held one im2col row [Wo, Cin*k*k] per thread. Room
+ * for either keeps both on the arena. */
+static int64_t conv_scr(int64_t Wo, int64_t Cin, int64_t Cout, int64_t k, int nt) {
+    if (k == 1) return 0;
+    return Cin * k * k * max64(Wo * (int64_t)nt, Cout) + 32;
+}
 /* Alignment slack per buffer (kc_arena_floats aligns to 64 bytes) */
 #define SLACK 32
 
@@ -502,7 +505,7 @@ typedef struct {
 
 static void plan_resnet(plan *p, int64_t S, int64_t Wd, int64_t ci, int64_t co, int nt) {
     p->act = max64(p->act, S * max64(ci, co));
-    int64_t r = S * ci + S * co + co + 64 + 4 * SLACK + max64(conv_scr(Wd, ci, 3, nt), conv_scr(Wd, co, 3, nt));
+    int64_t r = S * ci + S * co + co + 64 + 4 * SLACK + max64(conv_scr(Wd, ci, co, 3, nt), conv_scr(Wd, co, co, 3, nt));
     p->scratch = max64(p->scratch, r);
 }
 static void plan_mid(const kc_vae_config *c, plan *p, int64_t S, int64_t Wd, int nt) {
@@ -522,25 +525,25 @@ static void plan_dec_tail(const kc_vae_config *c, plan *p, int64_t th, int64_t t
             H *= 2;
             W *= 2;
             p->act = max64(p->act, H * W * co);
-            p->scratch = max64(p->scratch, H * W * co + 2 * SLACK + conv_scr(W, co, 3, nt));
+            p->scratch = max64(p->scratch, H * W * co + 2 * SLACK + conv_scr(W, co, co, 3, nt));
         }
         prev = co;
     }
     p->act = max64(p->act, H * W * c->out_channels);
-    p->scratch = max64(p->scratch, conv_scr(W, c->block_out[0], 3, nt) + SLACK);
+    p->scratch = max64(p->scratch, conv_scr(W, c->block_out[0], c->out_channels, 3, nt) + SLACK);
 }
 /* Encoder head (conv_in + down blocks) on an H x W pixel tile. */
 static void plan_enc_head(const kc_vae_config *c, plan *p, int64_t H, int64_t W, int nt) {
     const int nb = c->nblocks;
     p->act = max64(p->act, H * W * max64(c->in_channels, c->block_out[0]));
-    p->scratch = max64(p->scratch, conv_scr(W, c->in_channels, 3, nt) + SLACK);
+    p->scratch = max64(p->scratch, conv_scr(W, c->in_channels, c->block_out[0], 3, nt) + SLACK);
     for (int i = 0; i < nb; i++) {
         int64_t co = c->block_out[i], ci = i ? c->block_out[i - 1] : c->block_out[0];
         for (int j = 0; j < c->layers; j++) plan_resnet(p, H * W, W, j ? co : ci, co, nt);
         if (i < nb - 1) {
             H /= 2;
             W /= 2;
-            p->scratch = max64(p->scratch, conv_scr(W, co, 3, nt) + SLACK);
+            p->scratch = max64(p->scratch, conv_scr(W, co, co, 3, nt) + SLACK);
         }
     }
 }
@@ -593,7 +596,7 @@ kc_status kc_vae_decode_bytes(const kc_vae_config *c, const kc_exec *ex, int64_t
     /* axis weights + their sums, the mid-block output M, then max(head, tiles) */
     int64_t fixed = (g.ny * g.th + g.nx * g.tw) * f + (h + w) * f + 2 * SLACK + S * ctop + SLACK;
     plan head = {S * ctop, 0};
-    head.scratch = 2 * S * Z + 2 * SLACK + conv_scr(w, Z, 3, nt);
+    head.scratch = 2 * S * Z + 2 * SLACK + conv_scr(w, Z, ctop, 3, nt);
     plan_mid(c, &head, S, w, nt);
     int64_t head_f = head.act + SLACK + head.scratch;
     plan tail = {0, 0};
@@ -622,7 +625,7 @@ kc_status kc_vae_encode_bytes(const kc_vae_config *c, const kc_exec *ex, int64_t
     int64_t head_f = 2 * (head.act + SLACK) + head.scratch;
     plan tail = {S * ctop, 0};
     plan_mid(c, &tail, S, w, nt);
-    tail.scratch = max64(tail.scratch, 2 * S * 2 * Z + 2 * SLACK + conv_scr(w, ctop, 3, nt));
+    tail.scratch = max64(tail.scratch, 2 * S * 2 * Z + 2 * SLACK + conv_scr(w, ctop, 2 * Z, 3, nt));
     int64_t tail_f = tail.act + SLACK + tail.scratch;
     int64_t taps = with_taps ? max64(head.act, S * ctop) + SLACK : 0;
     return finish_bytes(fixed + max64(head_f, tail_f) + taps, bytes, err);

@@ -37,9 +37,10 @@
 /* Default tile size in latent pixels (512 image pixels) and the auto-tiling threshold: tiling is
  * switched on automatically when the latent has more than KC_VAE_AUTO_TILE_AREA pixels, i.e. for
  * images larger than Kolors' native 1024² (128² latents). Reason: an untiled 1024² decode needs
- * ~3.6 GB of fp32 activations (see kc_vae_decode_bytes) — acceptable on the machines Kolors runs
+ * ~3.8 GB of fp32 activations (see kc_vae_decode_bytes) — acceptable on the machines Kolors runs
  * on — and tiling there would cost ~1.3-1.6x the convolution work for the overlaps; above 1024²
- * the untiled footprint grows with the area (2048²: ~14 GB) while a tiled run stays at ~1 GB. */
+ * the untiled footprint grows with the area (2048²: ~15 GB) while a tiled run needs ~0.7 GB at
+ * 1024² and ~1 GB at 2048² (the whole-latent mid block grows slowly: 512 floats per latent pixel). */
 #define KC_VAE_DEFAULT_TILE 64
 #define KC_VAE_AUTO_TILE_AREA (128 * 128)
 
