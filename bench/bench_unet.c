@@ -17,6 +17,7 @@
 #include "core/dtype.h"
 #include "core/sysinfo.h"
 #include "diffusion/unet.h"
+#include "random_weights.h"
 
 static void usage(void) {
     printf("usage: bench_unet [--size PX]... [--batch N] [--threads N] [--precision fp32|bf16]\n"
@@ -32,67 +33,12 @@ static void usage(void) {
            "                  generated: every tensor views one shared zero buffer)\n");
 }
 
-static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-static inline float urand(void) { /* uniform in [-1, 1) */
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (float)((rng_state >> 40) * (1.0 / 8388608.0)) - 1.0f;
-}
-
-/* Registers every expected tensor of cfg as fp16 with random values: matrices U(±sqrt(3/fan_in))
- * (unit-variance activations), norm scales 1 + U(±0.1), biases U(±0.05). With `shared`, every
- * tensor views one zero buffer (enough for planning). */
+/* Every expected tensor of cfg as random fp16 (random_weights.h). */
 static int make_weights(const kc_unet_config *cfg, int shared, kc_weights **out, double *gb, kc_err *err) {
     kc_expected_list l = {0};
-    if (kc_unet_expected(cfg, &l, err)) return 1;
-    int64_t total = 0;
-    for (int64_t i = 0; i < l.n; i++) {
-        int64_t n = 1;
-        for (int d = 0; d < l.v[i].ndim; d++) n *= l.v[i].shape[d];
-        total += n;
-    }
-    *gb = (double)total * 2 / 1e9;
-    int64_t biggest = 0;
-    for (int64_t i = 0; i < l.n; i++) {
-        int64_t n = 1;
-        for (int d = 0; d < l.v[i].ndim; d++) n *= l.v[i].shape[d];
-        if (n > biggest) biggest = n;
-    }
-    uint16_t *buf = shared ? calloc((size_t)biggest, sizeof(uint16_t)) : malloc((size_t)total * sizeof(uint16_t));
-    kc_weights *ws = NULL;
-    if (!buf || kc_weights_new(&ws, err)) { free(buf); kc_expected_free(&l); return 1; }
-    if (kc_weights_add_source(ws, buf, free, err)) { kc_weights_free(ws); kc_expected_free(&l); return 1; }
-    int64_t off = 0;
-    for (int64_t i = 0; i < l.n; i++) {
-        const kc_expected *e = &l.v[i];
-        kc_tensor t = {.dtype = KC_DTYPE_F16, .ndim = e->ndim, .data = shared ? buf : buf + off};
-        int64_t n = 1, fan = 1;
-        for (int d = 0; d < e->ndim; d++) { t.shape[d] = e->shape[d]; n *= e->shape[d]; if (d) fan *= e->shape[d]; }
-        const size_t nl = strlen(e->name);
-        const int is_bias = nl > 5 && !strcmp(e->name + nl - 5, ".bias");
-        const float sc = e->ndim >= 2 ? sqrtf(3.0f / (float)fan) : is_bias ? 0.05f : 0.1f;
-        const float base = e->ndim == 1 && !is_bias ? 1.0f : 0.0f;
-        /* 4096 fp16 values per tensor, drawn from at random: converting 2.6 G values one by one
-         * takes over a minute, the table makes it a few seconds and is as good for timing */
-        uint16_t tab[4096];
-        for (int k = 0; k < 4096; k++) tab[k] = kc_f32_to_f16(base + sc * urand());
-        for (int64_t k = 0; k < n && !shared; k++) {
-            rng_state ^= rng_state << 13;
-            rng_state ^= rng_state >> 7;
-            rng_state ^= rng_state << 17;
-            buf[off + k] = tab[rng_state >> 52];
-        }
-        if (kc_weights_add_entry(ws, e->name, &t, "(random, in memory)", err)) {
-            kc_weights_free(ws);
-            kc_expected_free(&l);
-            return 1;
-        }
-        off += n;
-    }
+    int rc = kc_unet_expected(cfg, &l, err) || kc_bench_random_weights(&l, shared, out, gb, err);
     kc_expected_free(&l);
-    *out = ws;
-    return 0;
+    return rc;
 }
 
 int main(int argc, char **argv) {
@@ -179,9 +125,9 @@ int main(int argc, char **argv) {
             rc = 1;
         }
         if (!rc) {
-            for (int64_t i = 0; i < N * cfg.in_channels * H * W; i++) sample[i] = urand();
-            for (int64_t i = 0; i < N * T * E; i++) ehs[i] = urand();
-            for (int64_t i = 0; i < N * P; i++) te[i] = urand();
+            for (int64_t i = 0; i < N * cfg.in_channels * H * W; i++) sample[i] = kc_bench_urand();
+            for (int64_t i = 0; i < N * T * E; i++) ehs[i] = kc_bench_urand();
+            for (int64_t i = 0; i < N * P; i++) te[i] = kc_bench_urand();
             for (int64_t n = 0; n < N; n++) {
                 ts[n] = 500.0f;
                 const float id[6] = {(float)sizes[si], (float)sizes[si], 0, 0, (float)sizes[si], (float)sizes[si]};
