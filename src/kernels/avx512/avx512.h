@@ -18,6 +18,8 @@ void kc_attn_block_avx512(const float *q, int64_t ldq, const float *k, int64_t l
                           int64_t nq, int64_t nk, int64_t D, float scale, const int64_t *j0, const int64_t *j1, float *m,
                           float *l, float *acc, float *s);
 
-#define KC_GEMM512_NC 256 /* tile width of every AVX-512 GEMM */
+#ifndef KC_GEMM512_NC /* tuning override */
+#define KC_GEMM512_NC 1024 /* tile width of every AVX-512 GEMM (A rows are re-packed once per tile) */
+#endif
 
 #endif

@@ -9,7 +9,10 @@
 
 #define MR 12
 #define NR 32
-#define KC 256
+#ifndef KC_F32_KC /* tuning override */
+#define KC_F32_KC 128
+#endif
+#define KC KC_F32_KC
 #define MC 120
 
 static void pack_a(const kc_gemm_args *g, int64_t m, int64_t k0, int64_t kc, void *dst) {
@@ -36,6 +39,7 @@ static void pack_b(const kc_gemm_args *g, int64_t n, int nv, int64_t k0, int64_t
 static void ukr(int64_t kc, const void *ap, const void *bp, float *y, int64_t ldy, int mv, int nv, int first) {
     const float *a = ap, *b = bp;
     __m512 c0[MR], c1[MR];
+    kc_prefetch_tile512(y, ldy, mv, first);
 #pragma GCC unroll 12
     for (int r = 0; r < MR; r++) { c0[r] = _mm512_setzero_ps(); c1[r] = _mm512_setzero_ps(); }
     for (int64_t k = 0; k < kc; k++) {

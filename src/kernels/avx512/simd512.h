@@ -101,6 +101,16 @@ static inline void kc_transpose16(__m512 r[16]) {
 }
 
 
+/* Prefetches the rows of an output tile that the micro-kernel will read back at its end
+ * (y += tile): they are usually in L2/L3, and the load would otherwise stall the tile. */
+static inline void kc_prefetch_tile512(float *y, int64_t ldy, int mv, int first) {
+    if (first) return;
+    for (int r = 0; r < mv; r++) {
+        _mm_prefetch((const char *)(y + r * ldy), _MM_HINT_T0);
+        _mm_prefetch((const char *)(y + r * ldy + 16), _MM_HINT_T0);
+    }
+}
+
 /* Writes rows [0, mv) × columns [0, nv) of a register tile held as two 16-wide halves per
  * row: y = tile (first) or y += tile. */
 static inline void kc_store_tile512(int mr, const __m512 *c0, const __m512 *c1, float *y, int64_t ldy, int mv, int nv,

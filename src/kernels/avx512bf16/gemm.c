@@ -11,7 +11,10 @@
 
 #define MR 12
 #define NR 32
-#define KC 512 /* bf16 elements per K block (256 pairs) */
+#ifndef KC_BF16_KC /* tuning override */
+#define KC_BF16_KC 256 /* bf16 elements per K block (128 pairs) */
+#endif
+#define KC KC_BF16_KC
 #define MC 120
 
 /* n fp32 values -> bf16 (nearest even), dst may be unaligned. */
@@ -71,6 +74,7 @@ static void ukr(int64_t kp2, const void *ap, const void *bp, float *y, int64_t l
     const float *b = bp;
     const int64_t kp = kp2 / 2;
     __m512 c0[MR], c1[MR];
+    kc_prefetch_tile512(y, ldy, mv, first);
 #pragma GCC unroll 12
     for (int r = 0; r < MR; r++) { c0[r] = _mm512_setzero_ps(); c1[r] = _mm512_setzero_ps(); }
     for (int64_t k = 0; k < kp; k++) {
