@@ -167,22 +167,36 @@ static void test_real_layout(void) {
     cJSON_Delete(root);
 }
 
-/* ---- old attention names --------------------------------------------------------------------- */
+/* ---- rewritten weight files: old attention names, fp16 variant ------------------------------ */
+
+/* Creates <tmp>/<sub>/ with a copy of the tiny VAE's config.json; dir receives the path. */
+static int prepare_dir(const char *sub, char *dir, size_t cap) {
+    snprintf(dir, cap, "%s/%s", kc_test_tmpdir(), sub);
+    char cmd[800], path[700];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", dir);
+    if (system(cmd) != 0) return 0;
+    FILE *fi = fopen(kc_test_data("models/tiny-kolors-a/vae/config.json"), "rb");
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    FILE *fo = fopen(path, "wb");
+    int ok = fi && fo;
+    if (ok) {
+        char buf[4096];
+        size_t r;
+        while ((r = fread(buf, 1, sizeof buf, fi)) > 0) ok &= fwrite(buf, 1, r, fo) == r;
+    }
+    if (fi) fclose(fi);
+    if (fo) fclose(fo);
+    return ok;
+}
 
 static void test_old_attention_names(void) {
     const char *src = kc_test_data("models/tiny-kolors-a/vae/diffusion_pytorch_model.safetensors");
-    const char *cfgsrc = kc_test_data("models/tiny-kolors-a/vae/config.json");
     kc_test_require_file(src);
     kc_err err = {0};
     kc_safetensors st;
     if (kc_st_open(&st, src, &err)) { KC_CHECK(0, "%s", err.msg); return; }
     char dir[600], path[700];
-    snprintf(dir, sizeof dir, "%s/vae-old", kc_test_tmpdir());
-    {
-        char cmd[800];
-        snprintf(cmd, sizeof cmd, "mkdir -p '%s'", dir);
-        if (system(cmd) != 0) { KC_CHECK(0, "mkdir %s", dir); kc_st_close(&st); return; }
-    }
+    if (!prepare_dir("vae-old", dir, sizeof dir)) { KC_CHECK(0, "prepare %s", dir); kc_st_close(&st); return; }
     kc_st_write_item *items = calloc((size_t)st.n, sizeof *items);
     char (*names)[256] = calloc((size_t)st.n, sizeof *names);
     static const char *const from[4] = {".to_q.", ".to_k.", ".to_v.", ".to_out.0."};
@@ -206,17 +220,6 @@ static void test_old_attention_names(void) {
     KC_CHECK(kc_st_write(path, items, (int)st.n, &err) == KC_OK, "write %s: %s", path, err.msg);
     free(items); free(names);
     kc_st_close(&st);
-    /* copy the config */
-    FILE *fi = fopen(cfgsrc, "rb");
-    snprintf(path, sizeof path, "%s/config.json", dir);
-    FILE *fo = fopen(path, "wb");
-    if (fi && fo) {
-        char buf[4096];
-        size_t r;
-        while ((r = fread(buf, 1, sizeof buf, fi)) > 0) fwrite(buf, 1, r, fo);
-    }
-    if (fi) fclose(fi);
-    if (fo) fclose(fo);
 
     kc_vae *v = NULL;
     KC_CHECK(kc_vae_load(dir, NULL, &v, NULL, &err) == KC_OK, "load old-style names: %s", err.msg);
@@ -233,6 +236,81 @@ static void test_old_attention_names(void) {
     kc_expected_free(&l);
     check_goldens(v, "old-names");
     kc_vae_free(v);
+}
+
+/* fp16 weights (the stored dtype of most SDXL VAE files) as a ".fp16" variant: fp32 arithmetic
+ * keeps the result within the weights' rounding of the goldens, and activations beyond the fp16
+ * range (the SDXL VAE's known overflow, kolors-model.md §5.5) stay finite. */
+#define TOL_FP16_WEIGHTS 3e-3 /* fp16 weight rounding (rel 2^-11 per weight); measured 1.1e-3 */
+
+static void test_fp16_variant(void) {
+    const char *src = kc_test_data("models/tiny-kolors-a/vae/diffusion_pytorch_model.safetensors");
+    kc_test_require_file(src);
+    kc_err err = {0};
+    kc_safetensors st;
+    if (kc_st_open(&st, src, &err)) { KC_CHECK(0, "%s", err.msg); return; }
+    char dir[600], path[700];
+    if (!prepare_dir("vae-fp16", dir, sizeof dir)) { KC_CHECK(0, "prepare %s", dir); kc_st_close(&st); return; }
+    kc_st_write_item *items = calloc((size_t)st.n, sizeof *items);
+    uint16_t **bufs = calloc((size_t)st.n, sizeof *bufs);
+    for (int64_t i = 0; i < st.n; i++) {
+        const kc_tensor *t = &st.entries[i].t;
+        int64_t n = kc_tensor_numel(t);
+        float *f = malloc((size_t)n * sizeof *f);
+        bufs[i] = malloc((size_t)n * sizeof(uint16_t));
+        kc_convert_to_f32(f, t->data, t->dtype, (size_t)n);
+        kc_convert_from_f32(bufs[i], KC_DTYPE_F16, f, (size_t)n);
+        free(f);
+        items[i].name = st.entries[i].name;
+        items[i].t = *t;
+        items[i].t.dtype = KC_DTYPE_F16;
+        items[i].t.data = bufs[i];
+    }
+    snprintf(path, sizeof path, "%s/diffusion_pytorch_model.fp16.safetensors", dir);
+    KC_CHECK(kc_st_write(path, items, (int)st.n, &err) == KC_OK, "write %s: %s", path, err.msg);
+    kc_vae *v = NULL;
+    int used = 0;
+    KC_CHECK(kc_vae_load(dir, "fp16", &v, &used, &err) == KC_OK && used == 1, "load fp16 variant: %s", err.msg);
+    if (v) {
+        kc_safetensors gs;
+        if (kc_st_open(&gs, kc_test_data("goldens/tiny-kolors-a/vae.safetensors"), &err) == KC_OK) {
+            int64_t nl, ni;
+            float *lat = golden(&gs, "decode.latent", &nl), *ref = golden(&gs, "decode.image", &ni);
+            float *out = malloc((size_t)ni * sizeof *out);
+            KC_CHECK(run_decode(v, lat, 1, 8, 8, NULL, out, NULL, &err) == KC_OK, "fp16 decode: %s", err.msg);
+            check_close("fp16-weights decode.image", out, ref, ni, TOL_FP16_WEIGHTS);
+            free(lat); free(ref); free(out);
+            kc_st_close(&gs);
+        }
+        kc_vae_free(v);
+    }
+    /* overflow: decoder.conv_in.bias = +-65504 (the largest fp16) pushes about half of conv_in's
+     * outputs past the fp16 range (and every square in the next GroupNorm's variance), which fp16
+     * arithmetic turns into inf and then NaN. */
+    int64_t bi = -1;
+    for (int64_t i = 0; i < st.n; i++)
+        if (!strcmp(st.entries[i].name, "decoder.conv_in.bias")) bi = i;
+    KC_CHECK(bi >= 0, "decoder.conv_in.bias present");
+    if (bi >= 0) {
+        for (int64_t k = 0; k < kc_tensor_numel(&items[bi].t); k++) bufs[bi][k] = kc_f32_to_f16(k % 2 ? 65504.0f : -65504.0f);
+        snprintf(path, sizeof path, "%s/diffusion_pytorch_model.fp16.safetensors", dir);
+        KC_CHECK(kc_st_write(path, items, (int)st.n, &err) == KC_OK, "rewrite: %s", err.msg);
+        v = NULL;
+        KC_CHECK(kc_vae_load(dir, "fp16", &v, NULL, &err) == KC_OK, "load: %s", err.msg);
+        if (v) {
+            float lat[4 * 8 * 8], img[3 * 64 * 64];
+            kc_fill_random(lat, 4 * 8 * 8, 9, 1.0f);
+            KC_CHECK(run_decode(v, lat, 1, 8, 8, NULL, img, NULL, &err) == KC_OK, "decode: %s", err.msg);
+            int finite = 1;
+            for (int k = 0; k < 3 * 64 * 64; k++) finite &= isfinite(img[k]) != 0;
+            KC_CHECK(finite, "activations beyond the fp16 range give a finite image");
+            kc_vae_free(v);
+        }
+    }
+    for (int64_t i = 0; i < st.n; i++) free(bufs[i]);
+    free(bufs);
+    free(items);
+    kc_st_close(&st);
 }
 
 /* ---- tiling ---------------------------------------------------------------------------------- */
@@ -497,6 +575,7 @@ int main(void) {
     test_bytes();
     test_goldens_both_layouts();
     test_old_attention_names();
+    test_fp16_variant();
     test_taps();
     test_tiling();
     return kc_test_finish();
