@@ -3,7 +3,8 @@
  * sampler, with and without negative prompt, guidance 1 and 5, img2img. The pipeline's taps
  * ("pipeline.*") are compared stage by stage — prompt embeddings, U-Net inputs, noise predictions
  * and latents of every step, the img2img posterior draw — so a failure points at its stage; then
- * the final latents (rel-L2) and the 8-bit image (per channel). */
+ * the final latents (rel-L2) and the 8-bit image (per channel). txt2img_euler also runs on the
+ * original-layout copy of the model (tiny-kolors-a-orig). */
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdlib.h>
