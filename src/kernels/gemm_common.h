@@ -36,6 +36,28 @@ static inline void kc_gemm_a_row(const kc_gemm_args *g, int64_t m, int64_t k0, i
     }
 }
 
+/* Prefetches A[m, k0 .. k0+kc) (linear case) into L2: packing reads short row segments at a
+ * large stride, which the hardware prefetchers pick up too late. */
+static inline void kc_gemm_prefetch_a_row(const kc_gemm_args *g, int64_t m, int64_t k0, int64_t kc) {
+    if (g->conv.Cin != 0 || m >= g->M) return;
+    const char *p = (const char *)(g->x + m * g->ldx + k0);
+    for (int64_t b = 0; b < kc * (int64_t)sizeof(float); b += 64) __builtin_prefetch(p + b, 0, 2);
+}
+
+/* k-major fp32 micro-panel of A rows [m, m+rows): dst[k*mr + r] (zero rows past `rows`). */
+static inline void kc_gemm_pack_a_f32(const kc_gemm_args *g, int64_t m, int rows, int mr, int64_t k0, int64_t kc,
+                                      float *dst, float *row /* kc floats */) {
+    for (int r = 0; r < mr; r++) {
+        if (r < rows) {
+            kc_gemm_prefetch_a_row(g, m + r + mr, k0, kc); /* same row of the next panel */
+            kc_gemm_a_row(g, m + r, k0, kc, row);
+            for (int64_t k = 0; k < kc; k++) dst[k * mr + r] = row[k];
+        } else {
+            for (int64_t k = 0; k < kc; k++) dst[k * mr + r] = 0.0f;
+        }
+    }
+}
+
 /* Address of W[n, k0]. */
 static inline const void *kc_gemm_w_at(const kc_gemm_args *g, int64_t n, int64_t k0) {
     return (const unsigned char *)g->w + ((size_t)n * (size_t)g->ldw + (size_t)k0) * kc_dtype_size(g->wt);
@@ -75,9 +97,10 @@ typedef struct {
     int64_t kc, mc;   /* K block (elements of A row stride in the pack), rows per A block */
     int64_t nc;       /* largest tile width */
     size_t es;        /* bytes per packed element: 4 (fp32) or 2 (bf16) */
-    /* A rows [m, m+rows) of the K block into dst (row stride kc elements); rows beyond the
-     * matrix are not requested. */
-    void (*pack_a)(const kc_gemm_args *g, int64_t m, int64_t k0, int64_t kc, void *dst);
+    /* Micro-panel of A rows [m, m+rows) (rows <= mr) for the K block into dst, k-major
+     * ([k][mr], or [k/2][mr] pairs for bf16) so the micro-kernel's broadcasts read one
+     * contiguous stream; rows past `rows` are zero. */
+    void (*pack_a)(const kc_gemm_args *g, int64_t m, int rows, int64_t k0, int64_t kc, void *dst);
     /* nr-wide micro-panel of W rows [n, n+nr_valid) for the K block (rows past nr_valid zero). */
     void (*pack_b)(const kc_gemm_args *g, int64_t n, int nr_valid, int64_t k0, int64_t kc, void *dst);
     /* y[mr_valid, nr_valid] = (first ? 0 : y) + a·b over kc packed K values. */
@@ -93,12 +116,12 @@ static inline size_t kc_gemm_impl_pack_bytes(const kc_gemm_impl *im) {
 static inline void kc_gemm_run(const kc_gemm_impl *im, const kc_gemm_args *g, int64_t m0, int64_t m1, int64_t n0,
                                int64_t n1, void *pack) {
     const int64_t mcr = (im->mc + im->mr - 1) / im->mr * im->mr;
-    const size_t es = im->es, a_row = (size_t)im->kc * es;
-    unsigned char *apack = pack, *bpack = apack + (((size_t)mcr * a_row + 63) & ~(size_t)63);
+    const size_t es = im->es;
+    unsigned char *apack = pack, *bpack = apack + (((size_t)mcr * (size_t)(im->kc + 2) * es + 63) & ~(size_t)63);
     for (int64_t k0 = 0; k0 < g->K; k0 += im->kc) {
         const int64_t kc = g->K - k0 < im->kc ? g->K - k0 : im->kc;
         const int64_t kp = es == 2 ? (kc + 1) & ~(int64_t)1 : kc; /* packed length */
-        const size_t b_panel = (size_t)kp * (size_t)im->nr * es;
+        const size_t b_panel = (size_t)kp * (size_t)im->nr * es, a_panel = (size_t)kp * (size_t)im->mr * es;
         const int first = k0 == 0 && !g->accumulate;
         for (int64_t n = n0; n < n1; n += im->nr) {
             int nv = n1 - n < im->nr ? (int)(n1 - n) : im->nr;
@@ -106,15 +129,15 @@ static inline void kc_gemm_run(const kc_gemm_impl *im, const kc_gemm_args *g, in
         }
         for (int64_t ic = m0; ic < m1; ic += im->mc) {
             const int64_t mc = m1 - ic < im->mc ? m1 - ic : im->mc;
-            const int64_t mpad = (mc + im->mr - 1) / im->mr * im->mr;
-            for (int64_t i = 0; i < mc; i++) im->pack_a(g, ic + i, k0, kc, apack + (size_t)i * a_row);
-            for (int64_t i = mc; i < mpad; i++) memset(apack + (size_t)i * a_row, 0, (size_t)kp * es);
+            for (int64_t i = 0; i < mc; i += im->mr)
+                im->pack_a(g, ic + i, mc - i < im->mr ? (int)(mc - i) : im->mr, k0, kc, apack + (size_t)(i / im->mr) * a_panel);
             for (int64_t n = n0; n < n1; n += im->nr) {
                 const int nv = n1 - n < im->nr ? (int)(n1 - n) : im->nr;
                 const unsigned char *bp = bpack + (size_t)((n - n0) / im->nr) * b_panel;
                 for (int64_t i = 0; i < mc; i += im->mr) {
                     const int mv = mc - i < im->mr ? (int)(mc - i) : im->mr;
-                    im->ukr(kp, apack + (size_t)i * a_row, bp, g->y + (ic + i) * g->ldy + n, g->ldy, mv, nv, first);
+                    im->ukr(kp, apack + (size_t)(i / im->mr) * a_panel, bp, g->y + (ic + i) * g->ldy + n, g->ldy, mv, nv,
+                            first);
                 }
             }
         }

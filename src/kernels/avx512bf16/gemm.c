@@ -27,42 +27,49 @@ static inline void f32_to_bf16(const float *src, int64_t n, uint16_t *dst) {
     }
 }
 
-static void pack_a(const kc_gemm_args *g, int64_t m, int64_t k0, int64_t kc, void *dst) {
+static void pack_a(const kc_gemm_args *g, int64_t m, int rows, int64_t k0, int64_t kc, void *dst) {
     float row[KC];
-    kc_gemm_a_row(g, m, k0, kc, row);
-    uint16_t *d = dst;
-    f32_to_bf16(row, kc, d);
-    if (kc & 1) d[kc] = 0;
-}
-
-/* One W row segment as bf16 into tmp (kc values, padded to even with 0). */
-static inline void w_row_bf16(const kc_gemm_args *g, int64_t n, int64_t k0, int64_t kc, uint16_t *tmp) {
-    const void *p = kc_gemm_w_at(g, n, k0);
-    if (g->wt == KC_DTYPE_BF16) {
-        memcpy(tmp, p, (size_t)kc * 2);
-    } else {
-        for (int64_t i = 0; i < kc; i += 16) {
-            __mmask16 m = kc_mask16(kc - i);
-            _mm256_mask_storeu_epi16(tmp + i, m, (__m256i)_mm512_cvtneps_pbh(kc_load_w512(p, g->wt, i, kc - i)));
+    uint16_t h[KC + 2];
+    uint32_t *d = dst, pair;
+    const int64_t kp = (kc + 1) / 2;
+    for (int r = 0; r < MR; r++) {
+        if (r < rows) {
+            kc_gemm_prefetch_a_row(g, m + r + MR, k0, kc); /* same row of the next panel */
+            kc_gemm_a_row(g, m + r, k0, kc, row);
+            f32_to_bf16(row, kc, h);
+            h[kc] = 0; /* odd K block: zero pair member */
+            for (int64_t k = 0; k < kp; k++) {
+                memcpy(&pair, h + 2 * k, 4);
+                d[k * MR + r] = pair;
+            }
+        } else {
+            for (int64_t k = 0; k < kp; k++) d[k * MR + r] = 0;
         }
     }
-    if (kc & 1) tmp[kc] = 0;
 }
 
-/* W rows [n, n+nv) × K block into dst[k/2][32] pairs: 16 rows × 16 pairs per register transpose. */
+/* 16 pairs (32 stored weights from element i, lanes past n zero) of one W row as bf16 pairs. */
+static inline __m512 w_pairs(const void *p, kc_dtype wt, int64_t i, int64_t n) {
+    if (wt == KC_DTYPE_BF16) {
+        __mmask32 m = n >= 32 ? 0xffffffffu : (__mmask32)((1u << n) - 1u);
+        return _mm512_castsi512_ps(_mm512_maskz_loadu_epi16(m, (const uint16_t *)p + i));
+    }
+    __m512 lo = kc_load_w512(p, wt, i, n), hi = kc_load_w512(p, wt, i + 16, n - 16 < 0 ? 0 : n - 16);
+    return _mm512_castsi512_ps((__m512i)_mm512_cvtne2ps_pbh(hi, lo));
+}
+
+/* W rows [n, n+nv) × K block into dst[k/2][32] pairs: 16 rows × 16 pairs converted in
+ * registers and transposed as 32-bit lanes. */
 static void pack_b(const kc_gemm_args *g, int64_t n, int nv, int64_t k0, int64_t kc, void *dst) {
     float *d = dst; /* pairs handled as 32-bit lanes */
     const int64_t kp = (kc + 1) / 2;
-    uint16_t tmp[16][KC + 32];
     for (int h = 0; h < NR; h += 16) {
-        for (int j = 0; j < 16; j++) {
-            if (h + j < nv) w_row_bf16(g, n + h + j, k0, kc, tmp[j]);
-            else memset(tmp[j], 0, (size_t)(kp * 2) * 2);
-        }
+        const void *rows[16];
+        for (int j = 0; j < 16; j++) rows[j] = h + j < nv ? kc_gemm_w_at(g, n + h + j, k0) : NULL;
         for (int64_t k = 0; k < kp; k += 16) {
             int64_t cnt = kp - k < 16 ? kp - k : 16;
             __m512 r[16];
-            for (int j = 0; j < 16; j++) r[j] = _mm512_maskz_loadu_ps(kc_mask16(cnt), (const float *)(const void *)tmp[j] + k);
+            for (int j = 0; j < 16; j++) r[j] = rows[j] ? w_pairs(rows[j], g->wt, 2 * k, kc - 2 * k) : _mm512_setzero_ps();
             kc_transpose16(r);
             for (int64_t c = 0; c < cnt; c++) _mm512_store_ps(d + (k + c) * NR + h, r[c]);
         }
@@ -70,7 +77,7 @@ static void pack_b(const kc_gemm_args *g, int64_t n, int nv, int64_t k0, int64_t
 }
 
 static void ukr(int64_t kp2, const void *ap, const void *bp, float *y, int64_t ldy, int mv, int nv, int first) {
-    const int32_t *a = ap; /* rows of KC/2 pairs */
+    const int32_t *a = ap; /* [k/2][MR] pairs */
     const float *b = bp;
     const int64_t kp = kp2 / 2;
     __m512 c0[MR], c1[MR];
@@ -81,7 +88,7 @@ static void ukr(int64_t kp2, const void *ap, const void *bp, float *y, int64_t l
         __m512bh b0 = (__m512bh)_mm512_load_si512(b + k * NR), b1 = (__m512bh)_mm512_load_si512(b + k * NR + 16);
 #pragma GCC unroll 12
         for (int r = 0; r < MR; r++) {
-            __m512bh av = (__m512bh)_mm512_set1_epi32(a[r * (KC / 2) + k]);
+            __m512bh av = (__m512bh)_mm512_set1_epi32(a[k * MR + r]);
             c0[r] = _mm512_dpbf16_ps(c0[r], av, b0);
             c1[r] = _mm512_dpbf16_ps(c1[r], av, b1);
         }
