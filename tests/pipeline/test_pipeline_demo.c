@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/model_internal.h" /* to see that the text encoder is unloaded while denoising */
 #include "harness.h"
 #include "kolors.h"
 #include "pipeline/pipeline.h"
@@ -14,6 +15,22 @@ static int g_tap_calls;
 static void on_tap(const char *name, const float *data, int ndim, const int64_t *shape, void *user) {
     (void)data, (void)ndim, (void)shape, (void)user;
     if (!strncmp(name, "pipeline.", 9)) g_tap_calls++;
+}
+
+typedef struct {
+    kolors_model *m;
+    int calls, glm_loaded, cancel_at, last_step, n_steps;
+} progress_probe;
+
+/* Called after every denoising step: records whether the text encoder's weights are still bound. */
+static int on_progress(int step, int n_steps, double elapsed, void *user) {
+    progress_probe *p = user;
+    (void)elapsed;
+    p->calls++;
+    p->glm_loaded += p->m->glm != NULL;
+    p->last_step = step;
+    p->n_steps = n_steps;
+    return p->cancel_at && step >= p->cancel_at;
 }
 
 static const char *demo_dir(void) {
@@ -173,6 +190,21 @@ int main(void) {
         kolors_image_free(&i1);
         kolors_image_free(&i2);
     }
+    /* Progress: once per step, text encoder released before denoising, cancel honoured. */
+    progress_probe probe = {.m = m};
+    small(&g), g.progress = on_progress, g.progress_user = &probe;
+    kolors_image y = {0};
+    if (!generate(m, &g, &y, "demo with progress"))
+        KC_CHECK(probe.calls == 3 && probe.last_step == 3 && probe.n_steps == 3 && probe.glm_loaded == 0,
+                 "progress: %d calls, last %d/%d, text encoder loaded during %d steps", probe.calls, probe.last_step,
+                 probe.n_steps, probe.glm_loaded);
+    kolors_image_free(&y);
+    probe = (progress_probe){.m = m, .cancel_at = 2};
+    int rc = kolors_generate(m, &g, &y, &e);
+    KC_CHECK(rc == KOLORS_ERR_CANCELLED && probe.calls == 2 && !y.data, "cancel at step 2: rc %d after %d steps (%s)",
+             rc, probe.calls, e.message);
+    kolors_image_free(&y);
+
     kolors_image_free(&a);
     kolors_model_free(m);
     return kc_test_finish();
