@@ -173,7 +173,9 @@ void kolors_image_free(kolors_image *img);
 
 /* ---- generation ------------------------------------------------------------------------- */
 
-/* Returns non-zero to cancel. */
+/* Called with step 0 before the first denoising step, then after each step (n_steps = the steps
+ * that run: int(steps * strength) for img2img); elapsed_s counts from the first step. Returns
+ * non-zero to cancel (KOLORS_ERR_CANCELLED). */
 typedef int (*kolors_progress_fn)(int step, int n_steps, double elapsed_s, void *user);
 
 typedef struct {

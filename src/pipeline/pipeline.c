@@ -259,6 +259,12 @@ kc_status kc_pipe_run(const kc_pipe_backend *be, const kc_pipe_params *p, uint8_
     unet_open = 1;
     double t_loop = kc_time_now();
     int64_t sb[4] = {B, 4, h, w};
+    /* Step 0 before the first U-Net call: a front end shows its bar (and may cancel) before the
+     * first, possibly long, step. */
+    if (be->progress && be->progress(be->user, 0, N - k0, 0.0)) {
+        s = kc_fail(err, KC_ERR_CANCELLED, "cancelled by the progress callback before the first step");
+        goto done;
+    }
     for (int k = k0; k < N; k++) {
         kc_sampler_scale_model_input(smp, k, x, xin, n);
         if (cfg) memcpy(xin + n, xin, (size_t)n * sizeof(float));

@@ -74,7 +74,8 @@ typedef struct {
                             kc_err *err);
     /* Debug taps ("pipeline.*", NCHW / [B, T, E] as the goldens). May be NULL. */
     void (*tap)(void *user, const char *name, const float *data, int ndim, const int64_t *shape);
-    /* Progress: non-zero cancels. May be NULL. */
+    /* Progress: called with step 0 before the first step, then after each; non-zero cancels.
+     * May be NULL. */
     int (*progress)(void *user, int step, int n_steps, double elapsed_s);
     const kc_logger *log;
 } kc_pipe_backend;

@@ -22,7 +22,8 @@ typedef struct {
     int calls, glm_loaded, cancel_at, last_step, n_steps;
 } progress_probe;
 
-/* Called after every denoising step: records whether the text encoder's weights are still bound. */
+/* Called before the first and after every denoising step: records whether the text encoder's
+ * weights are still bound. */
 static int on_progress(int step, int n_steps, double elapsed, void *user) {
     progress_probe *p = user;
     (void)elapsed;
@@ -190,18 +191,18 @@ int main(void) {
         kolors_image_free(&i1);
         kolors_image_free(&i2);
     }
-    /* Progress: once per step, text encoder released before denoising, cancel honoured. */
+    /* Progress: step 0 then once per step, text encoder released before denoising, cancel honoured. */
     progress_probe probe = {.m = m};
     small(&g), g.progress = on_progress, g.progress_user = &probe;
     kolors_image y = {0};
     if (!generate(m, &g, &y, "demo with progress"))
-        KC_CHECK(probe.calls == 3 && probe.last_step == 3 && probe.n_steps == 3 && probe.glm_loaded == 0,
+        KC_CHECK(probe.calls == 4 && probe.last_step == 3 && probe.n_steps == 3 && probe.glm_loaded == 0,
                  "progress: %d calls, last %d/%d, text encoder loaded during %d steps", probe.calls, probe.last_step,
                  probe.n_steps, probe.glm_loaded);
     kolors_image_free(&y);
     probe = (progress_probe){.m = m, .cancel_at = 2};
     int rc = kolors_generate(m, &g, &y, &e);
-    KC_CHECK(rc == KOLORS_ERR_CANCELLED && probe.calls == 2 && !y.data, "cancel at step 2: rc %d after %d steps (%s)",
+    KC_CHECK(rc == KOLORS_ERR_CANCELLED && probe.calls == 3 && !y.data, "cancel at step 2: rc %d after %d calls (%s)",
              rc, probe.calls, e.message);
     kolors_image_free(&y);
 

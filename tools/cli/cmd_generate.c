@@ -71,9 +71,10 @@ static int on_progress(int step, int n_steps, double elapsed, void *user) {
         int fill = n_steps > 0 ? (int)((int64_t)WIDTH * step / n_steps) : WIDTH;
         for (int i = 0; i < WIDTH; i++) bar[i] = i < fill ? '=' : i == fill ? '>' : ' ';
         bar[WIDTH] = 0;
-        fprintf(stderr, "\r%s[%s] %d/%d  %.2f it/s  ETA %.0fs ", prefix, bar, step, n_steps, rate, eta);
+        if (step == 0) fprintf(stderr, "\r%s[%s] %d/%d ", prefix, bar, step, n_steps);
+        else fprintf(stderr, "\r%s[%s] %d/%d  %.2f it/s  ETA %.0fs ", prefix, bar, step, n_steps, rate, eta);
         if (step == n_steps) fputc('\n', stderr);
-    } else {
+    } else if (step > 0) { /* plain lines: one per finished step */
         fprintf(stderr, "%sstep %d/%d, %.2f it/s, ETA %.0fs\n", prefix, step, n_steps, rate, eta);
     }
     fflush(stderr);
