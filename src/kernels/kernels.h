@@ -76,7 +76,7 @@ typedef struct kc_kernels {
      * State per query row i: running max m[i], running sum l[i], accumulator acc[i*D..]. The
      * key range of query i is [j0[i], j1[i]) within [0, nk) (masks; an empty range leaves the
      * row's state unchanged). m starts at -INFINITY, l and acc at 0; the caller divides acc
-     * by l at the end. `s` is scratch of (nq + D) * (nk + 15) floats. */
+     * by l at the end. `s` is scratch of (nq + D) * (nk + 63) floats. */
     void (*attn_block)(const float *q, int64_t ldq, const float *k, int64_t ldk, const float *v, int64_t ldv, int64_t nq,
                        int64_t nk, int64_t D, float scale, const int64_t *j0, const int64_t *j1, float *m, float *l,
                        float *acc, float *s);

@@ -24,8 +24,8 @@ kc_status kc_op_attention(const kc_exec *ex, const kc_attn_args *a, kc_err *err)
     if (a->N <= 0 || a->Tq <= 0 || a->NH <= 0) return KC_OK;
     const kc_kernels *kt = ex->k ? ex->k : kc_kernels_default();
     const int64_t rep = a->NH / a->NKV, D = a->D, nqb = (a->Tq + BQ - 1) / BQ;
-    /* per thread: acc [BQ*D] + scratch [(BQ + D) * (BK + 15)] */
-    const size_t need = ((size_t)BQ * (size_t)D + (size_t)(BQ + D) * (BK + 15)) * sizeof(float);
+    /* per thread: acc [BQ*D] + scratch [(BQ + D) * (BK + 63)] */
+    const size_t need = ((size_t)BQ * (size_t)D + (size_t)(BQ + D) * (BK + 63)) * sizeof(float);
     int failed = 0;
 #pragma omp parallel for collapse(3) schedule(dynamic, 1) num_threads(ex->n_threads)
     for (int64_t b = 0; b < a->N; b++)

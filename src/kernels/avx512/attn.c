@@ -12,7 +12,7 @@
 
 #define QB 4 /* query rows per register block */
 
-/* kt[d][j] = k[j][d] for j < nk, d < D; keys padded to nkp (multiple of 16) with zeros. */
+/* kt[d][j] = k[j][d] for j < nk, d < D; keys padded to nkp (multiple of 64) with zeros. */
 static void transpose_keys(const float *k, int64_t ldk, int64_t nk, int64_t D, int64_t nkp, float *kt) {
     for (int64_t j = 0; j < nkp; j += 16)
         for (int64_t d = 0; d < D; d += 16) {
@@ -25,60 +25,85 @@ static void transpose_keys(const float *k, int64_t ldk, int64_t nk, int64_t D, i
         }
 }
 
-/* Scores of rows [i0, i0+R) (R = QB or 1): s[i][j] = scale · q_i · k_j for all padded j. */
-static inline void scores(int R, const float *q, int64_t ldq, int64_t D, const float *kt, int64_t nkp, float scale,
-                          float *s, int64_t i0) {
+/* Scores of rows [i0, i0+R) (R = QB or 1, a constant after inlining so the 4×4 accumulator
+ * block lives in registers): s[i][j] = scale · q_i · k_j for all padded j, 64 keys at a time. */
+static inline __attribute__((always_inline)) void scores(const int R, const float *q, int64_t ldq, int64_t D,
+                                                         const float *kt, int64_t nkp, float scale, float *s, int64_t i0) {
+    const __m512 vs = _mm512_set1_ps(scale);
     for (int64_t j = 0; j < nkp; j += 64) {
-        const int nv = nkp - j >= 64 ? 4 : (int)((nkp - j) / 16);
         __m512 c[QB][4];
-        for (int r = 0; r < QB; r++)
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
             for (int v = 0; v < 4; v++) c[r][v] = _mm512_setzero_ps();
-        for (int64_t d = 0; d < D; d++) {
-            __m512 kv[4];
-            for (int v = 0; v < nv; v++) kv[v] = _mm512_loadu_ps(kt + d * nkp + j + 16 * v);
+        const float *kd = kt + j;
+        for (int64_t d = 0; d < D; d++, kd += nkp) {
+            __m512 k0 = _mm512_loadu_ps(kd), k1 = _mm512_loadu_ps(kd + 16), k2 = _mm512_loadu_ps(kd + 32),
+                   k3 = _mm512_loadu_ps(kd + 48);
+#pragma GCC unroll 4
             for (int r = 0; r < R; r++) {
                 __m512 qv = _mm512_set1_ps(q[(i0 + r) * ldq + d]);
-                for (int v = 0; v < nv; v++) c[r][v] = _mm512_fmadd_ps(qv, kv[v], c[r][v]);
+                c[r][0] = _mm512_fmadd_ps(qv, k0, c[r][0]);
+                c[r][1] = _mm512_fmadd_ps(qv, k1, c[r][1]);
+                c[r][2] = _mm512_fmadd_ps(qv, k2, c[r][2]);
+                c[r][3] = _mm512_fmadd_ps(qv, k3, c[r][3]);
             }
         }
-        const __m512 vs = _mm512_set1_ps(scale);
+#pragma GCC unroll 4
         for (int r = 0; r < R; r++)
-            for (int v = 0; v < nv; v++) _mm512_storeu_ps(s + (i0 + r) * nkp + j + 16 * v, _mm512_mul_ps(c[r][v], vs));
+#pragma GCC unroll 4
+            for (int v = 0; v < 4; v++) _mm512_storeu_ps(s + (i0 + r) * nkp + j + 16 * v, _mm512_mul_ps(c[r][v], vs));
     }
 }
 
-/* acc rows [i0, i0+R) = acc·c + P·V over all padded keys (P is 0 outside each row's range). */
-static inline void pv(int R, const float *p, int64_t nkp, int64_t nk, const float *v, int64_t ldv, int64_t D,
-                      const float *corr, float *acc, int64_t i0) {
+/* acc rows [i0, i0+R) = acc·c + P·V over the keys (P is 0 outside each row's range), 64 head
+ * dims at a time (masked past D). */
+static inline __attribute__((always_inline)) void pv(const int R, const float *p, int64_t nkp, int64_t nk,
+                                                     const float *v, int64_t ldv, int64_t D, const float *corr,
+                                                     float *acc, int64_t i0) {
     for (int64_t d = 0; d < D; d += 64) {
         const int64_t left = D - d;
-        const int nv = left >= 64 ? 4 : (int)((left + 15) / 16);
-        __mmask16 mk[4];
-        for (int u = 0; u < 4; u++) mk[u] = kc_mask16(left - 16 * u < 0 ? 0 : left - 16 * u);
+        const __mmask16 m0 = kc_mask16(left), m1 = kc_mask16(left - 16 < 0 ? 0 : left - 16),
+                        m2 = kc_mask16(left - 32 < 0 ? 0 : left - 32), m3 = kc_mask16(left - 48 < 0 ? 0 : left - 48);
         __m512 c[QB][4];
+#pragma GCC unroll 4
         for (int r = 0; r < R; r++) {
-            __m512 cr = _mm512_set1_ps(corr[i0 + r]);
-            for (int u = 0; u < nv; u++)
-                c[r][u] = _mm512_mul_ps(_mm512_maskz_loadu_ps(mk[u], acc + (i0 + r) * D + d + 16 * u), cr);
+            const __m512 cr = _mm512_set1_ps(corr[i0 + r]);
+            float *ar = acc + (i0 + r) * D + d;
+            c[r][0] = _mm512_mul_ps(_mm512_maskz_loadu_ps(m0, ar), cr);
+            c[r][1] = _mm512_mul_ps(_mm512_maskz_loadu_ps(m1, ar + 16), cr);
+            c[r][2] = _mm512_mul_ps(_mm512_maskz_loadu_ps(m2, ar + 32), cr);
+            c[r][3] = _mm512_mul_ps(_mm512_maskz_loadu_ps(m3, ar + 48), cr);
         }
-        for (int64_t j = 0; j < nk; j++) {
-            __m512 vv[4];
-            for (int u = 0; u < nv; u++) vv[u] = _mm512_maskz_loadu_ps(mk[u], v + j * ldv + d + 16 * u);
+        const float *vj = v + d;
+        for (int64_t j = 0; j < nk; j++, vj += ldv) {
+            __m512 v0 = _mm512_maskz_loadu_ps(m0, vj), v1 = _mm512_maskz_loadu_ps(m1, vj + 16),
+                   v2 = _mm512_maskz_loadu_ps(m2, vj + 32), v3 = _mm512_maskz_loadu_ps(m3, vj + 48);
+#pragma GCC unroll 4
             for (int r = 0; r < R; r++) {
                 __m512 pj = _mm512_set1_ps(p[(i0 + r) * nkp + j]);
-                for (int u = 0; u < nv; u++) c[r][u] = _mm512_fmadd_ps(pj, vv[u], c[r][u]);
+                c[r][0] = _mm512_fmadd_ps(pj, v0, c[r][0]);
+                c[r][1] = _mm512_fmadd_ps(pj, v1, c[r][1]);
+                c[r][2] = _mm512_fmadd_ps(pj, v2, c[r][2]);
+                c[r][3] = _mm512_fmadd_ps(pj, v3, c[r][3]);
             }
         }
-        for (int r = 0; r < R; r++)
-            for (int u = 0; u < nv; u++) _mm512_mask_storeu_ps(acc + (i0 + r) * D + d + 16 * u, mk[u], c[r][u]);
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) {
+            float *ar = acc + (i0 + r) * D + d;
+            _mm512_mask_storeu_ps(ar, m0, c[r][0]);
+            _mm512_mask_storeu_ps(ar + 16, m1, c[r][1]);
+            _mm512_mask_storeu_ps(ar + 32, m2, c[r][2]);
+            _mm512_mask_storeu_ps(ar + 48, m3, c[r][3]);
+        }
     }
 }
 
 void kc_attn_block_avx512(const float *q, int64_t ldq, const float *k, int64_t ldk, const float *v, int64_t ldv,
                           int64_t nq, int64_t nk, int64_t D, float scale, const int64_t *j0, const int64_t *j1, float *m,
                           float *l, float *acc, float *s) {
-    const int64_t nkp = (nk + 15) & ~(int64_t)15;
-    float *kt = s + nq * nkp; /* [D][nkp]; s holds nq*nkp + D*nkp <= (nq + D)*(nk + 15) floats */
+    const int64_t nkp = (nk + 63) & ~(int64_t)63;
+    float *kt = s + nq * nkp; /* [D][nkp]; s holds nq*nkp + D*nkp <= (nq + D)*(nk + 63) floats */
     transpose_keys(k, ldk, nk, D, nkp, kt);
     int64_t i = 0;
     for (; i + QB <= nq; i += QB) scores(QB, q, ldq, D, kt, nkp, scale, s, i);
