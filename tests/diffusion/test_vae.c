@@ -189,14 +189,21 @@ static int prepare_dir(const char *sub, char *dir, size_t cap) {
     return ok;
 }
 
-static void test_old_attention_names(void) {
+/* Opens the tiny VAE's weights (skips when absent) and prepares <tmp>/<sub>/; 0 on failure. */
+static int open_source(const char *sub, kc_safetensors *st, char *dir, size_t cap) {
     const char *src = kc_test_data("models/tiny-kolors-a/vae/diffusion_pytorch_model.safetensors");
     kc_test_require_file(src);
     kc_err err = {0};
+    if (kc_st_open(st, src, &err)) { KC_CHECK(0, "%s", err.msg); return 0; }
+    if (!prepare_dir(sub, dir, cap)) { KC_CHECK(0, "prepare %s", dir); kc_st_close(st); return 0; }
+    return 1;
+}
+
+static void test_old_attention_names(void) {
+    kc_err err = {0};
     kc_safetensors st;
-    if (kc_st_open(&st, src, &err)) { KC_CHECK(0, "%s", err.msg); return; }
     char dir[600], path[700];
-    if (!prepare_dir("vae-old", dir, sizeof dir)) { KC_CHECK(0, "prepare %s", dir); kc_st_close(&st); return; }
+    if (!open_source("vae-old", &st, dir, sizeof dir)) return;
     kc_st_write_item *items = calloc((size_t)st.n, sizeof *items);
     char (*names)[256] = calloc((size_t)st.n, sizeof *names);
     static const char *const from[4] = {".to_q.", ".to_k.", ".to_v.", ".to_out.0."};
@@ -244,13 +251,10 @@ static void test_old_attention_names(void) {
 #define TOL_FP16_WEIGHTS 3e-3 /* fp16 weight rounding (rel 2^-11 per weight); measured 1.1e-3 */
 
 static void test_fp16_variant(void) {
-    const char *src = kc_test_data("models/tiny-kolors-a/vae/diffusion_pytorch_model.safetensors");
-    kc_test_require_file(src);
     kc_err err = {0};
     kc_safetensors st;
-    if (kc_st_open(&st, src, &err)) { KC_CHECK(0, "%s", err.msg); return; }
     char dir[600], path[700];
-    if (!prepare_dir("vae-fp16", dir, sizeof dir)) { KC_CHECK(0, "prepare %s", dir); kc_st_close(&st); return; }
+    if (!open_source("vae-fp16", &st, dir, sizeof dir)) return;
     kc_st_write_item *items = calloc((size_t)st.n, sizeof *items);
     uint16_t **bufs = calloc((size_t)st.n, sizeof *bufs);
     for (int64_t i = 0; i < st.n; i++) {
