@@ -17,7 +17,7 @@
  * the image's statistics vary between tiles (tiny-model encode: 0.08 on noise, 0.5 on a smooth
  * low-frequency image). An exact tiled run would need GroupNorm with supplied statistics (an ops
  * addition) and a statistics pass over all tiles per GroupNorm layer; not done. Tiling is off by
- * default up to 1024², so Kolors' native size always runs exactly. */
+ * default up to 1024², so Kolors' native size always runs exactly.
  *
  * Dimension letters: N batch, h/w latent size, H/W image size (= f·h, f = 2^(blocks-1)), S = H*W,
  * C channels, Z latent channels, T tile size (latent pixels), O overlap (latent pixels). */
