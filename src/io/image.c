@@ -193,8 +193,62 @@ static void png_mem_read(png_structp png, png_bytep out, png_size_t n) {
     m->pos += n;
 }
 
+static uint32_t be32(const unsigned char *p) {
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Walks the chunk list before libpng sees it: every chunk must lie inside the buffer and IEND
+ * must be there. libpng allocates (and zeroes) a buffer of a chunk's *declared* length, so a
+ * 300-byte file declaring a 1.9 GB tEXt chunk would otherwise cost 1.9 GB. Also bounds the
+ * pixel data by what the IDAT bytes can inflate to (deflate's best ratio is ~1032:1), so a tiny
+ * file cannot make us allocate a 16384^2 image before failing. */
+static kc_status png_prescan(const unsigned char *buf, size_t len, const char *what, kc_err *err) {
+    static const int channels[7] = {1, 0, 3, 1, 2, 0, 4}; /* by color type */
+    size_t pos = 8;
+    uint64_t idat = 0, w = 0, h = 0, bits = 0;
+    int first = 1;
+    for (;;) {
+        if (len - pos < 12)
+            return kc_fail(err, KC_ERR_FORMAT, "%s: bad PNG: file ends at byte %zu without an IEND chunk (truncated?)",
+                           what, len);
+        uint32_t n = be32(buf + pos);
+        char type[5];
+        for (int i = 0; i < 4; i++) {
+            unsigned char c = buf[pos + 4 + i];
+            type[i] = (c >= 32 && c < 127) ? (char)c : '?';
+        }
+        type[4] = '\0';
+        if (n > 0x7FFFFFFFu || n > len - pos - 12)
+            return kc_fail(err, KC_ERR_FORMAT,
+                           "%s: bad PNG: chunk '%s' at byte %zu declares %u bytes but only %zu remain (truncated?)", what,
+                           type, pos, n, len - pos - 12);
+        if (first) {
+            if (memcmp(type, "IHDR", 4) != 0 || n != 13)
+                return kc_fail(err, KC_ERR_FORMAT, "%s: bad PNG: the first chunk is not a 13-byte IHDR", what);
+            w = be32(buf + pos + 8);
+            h = be32(buf + pos + 12);
+            unsigned ct = buf[pos + 17];
+            bits = (uint64_t)buf[pos + 16] * (ct < 7 ? (uint64_t)channels[ct] : 0);
+            first = 0;
+        }
+        if (memcmp(type, "IDAT", 4) == 0) idat += n;
+        pos += 12 + (size_t)n;
+        if (memcmp(type, "IEND", 4) == 0) break;
+    }
+    kc_status s = check_dims(what, w, h, err);
+    if (s) return s;
+    uint64_t raw = h * (1 + (w * bits + 7) / 8); /* filtered bytes of a non-interlaced image: a lower bound */
+    if (bits && raw > idat * 1032 + 1024)
+        return kc_fail(err, KC_ERR_FORMAT,
+                       "%s: bad PNG: %llu bytes of image data cannot hold a %llu x %llu image (truncated?)", what,
+                       (unsigned long long)idat, (unsigned long long)w, (unsigned long long)h);
+    return KC_OK;
+}
+
 static kc_status read_png(const unsigned char *buf, size_t len, const char *what, int *w, int *h, uint8_t **out,
                           kc_err *err) {
+    kc_status ps = png_prescan(buf, len, what, err);
+    if (ps) return ps;
     err_ctx ec;
     mem_src src = {buf, len, 0};
     uint8_t *volatile pix = NULL;

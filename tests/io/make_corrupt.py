@@ -2,7 +2,7 @@
 """Regenerates tests/io/corrupt/: small PyTorch-zip, pickle, safetensors and JSON fixtures, good and
 hostile, for test_torchzip.c and the fuzz regression driver. Needs torch (Debian python3-torch 1.13
 was used) only for the torch.save-written files; the rest are built byte by byte here so that each
-defect is exactly the one named. Run: /usr/bin/python3 tests/io/make_corrupt.py tests/io/corrupt"""
+defect is exactly the one named. Files named fuzz_* are inputs found by the fuzzers, kept as found. Run: /usr/bin/python3 tests/io/make_corrupt.py tests/io/corrupt"""
 import io, os, struct, sys, zipfile, zlib
 
 out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "corrupt")

@@ -349,23 +349,41 @@ static void test_truncated_corrupt(void) {
     }
     /* Absurd dimensions are refused from the header, before any pixel allocation. */
     static const unsigned char sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
-    unsigned char png[8 + 25 + 12];
+    unsigned char png[8 + 25 + 12 + 12];
     memcpy(png, sig, 8);
     unsigned char ihdr[17] = {'I', 'H', 'D', 'R', 0, 0, 0x4e, 0x20, 0, 0, 0x4e, 0x20, 8, 2, 0, 0, 0}; /* 20000^2 */
     png[8] = 0; png[9] = 0; png[10] = 0; png[11] = 13;
     memcpy(png + 12, ihdr, 17);
     uLong crc = crc32(0, ihdr, 17);
     for (int i = 0; i < 4; i++) png[29 + i] = (unsigned char)(crc >> (24 - 8 * i));
-    static const unsigned char idat[4] = {'I', 'D', 'A', 'T'}; /* empty IDAT ends png_read_info */
+    static const unsigned char idat[4] = {'I', 'D', 'A', 'T'}; /* empty IDAT, then IEND */
     memset(png + 33, 0, 4);
     memcpy(png + 37, idat, 4);
     crc = crc32(0, idat, 4);
     for (int i = 0; i < 4; i++) png[41 + i] = (unsigned char)(crc >> (24 - 8 * i));
+    static const unsigned char iend[12] = {0, 0, 0, 0, 'I', 'E', 'N', 'D', 0xAE, 0x42, 0x60, 0x82};
+    memcpy(png + 45, iend, 12);
     int w, h;
     uint8_t *out = NULL;
     kc_err err = {0};
     KC_CHECK(kc_image_decode(png, sizeof png, "huge.png", &w, &h, &out, &err) == KC_ERR_UNSUPPORTED &&
                  strstr(err.msg, "20000 x 20000"), "20000^2 PNG refused: %s", err.msg);
+    /* Within the side limit but with no pixel data to back it: refused before the 768 MB buffer. */
+    png[16 + 2] = 0x3e; png[16 + 3] = 0x80; png[16 + 6] = 0x3e; png[16 + 7] = 0x80; /* 16000 x 16000 */
+    crc = crc32(0, png + 12, 17);
+    for (int i = 0; i < 4; i++) png[29 + i] = (unsigned char)(crc >> (24 - 8 * i));
+    kc_err_clear(&err);
+    KC_CHECK(kc_image_decode(png, sizeof png, "empty16k.png", &w, &h, &out, &err) == KC_ERR_FORMAT &&
+                 strstr(err.msg, "cannot hold a 16000 x 16000 image"), "16000^2 PNG without data refused: %s", err.msg);
+    /* Found by fuzz_image: a tEXt chunk declaring 1.9 GB in a 1 KB file (libpng would allocate it). */
+    const char *src = getenv("KOLORS_SOURCE_DIR");
+    if (src) {
+        char fp[900];
+        snprintf(fp, sizeof fp, "%s/tests/io/corrupt/fuzz_png_text_length.png", src);
+        kc_err_clear(&err);
+        KC_CHECK(kc_image_read(fp, &w, &h, &out, &err) == KC_ERR_FORMAT &&
+                     strstr(err.msg, "chunk 'tEXt' at byte 230 declares 1946157073 bytes"), "oversized chunk: %s", err.msg);
+    }
     size_t n = 0;
     unsigned char *j = slurp(tpath("c.jpg"), &n);
     for (size_t i = 0; j && i + 9 < n; i++)
