@@ -44,17 +44,13 @@ static inline void kc_gemm_prefetch_a_row(const kc_gemm_args *g, int64_t m, int6
     for (int64_t b = 0; b < kc * (int64_t)sizeof(float); b += 64) __builtin_prefetch(p + b, 0, 2);
 }
 
-/* k-major fp32 micro-panel of A rows [m, m+rows): dst[k*mr + r] (zero rows past `rows`). */
+/* Row-major fp32 micro-panel of A rows [m, m+rows) with row stride ld (zero rows past
+ * `rows`; only the kc values the micro-kernel reads). */
 static inline void kc_gemm_pack_a_f32(const kc_gemm_args *g, int64_t m, int rows, int mr, int64_t k0, int64_t kc,
-                                      float *dst, float *row /* kc floats */) {
+                                      float *dst, int64_t ld) {
     for (int r = 0; r < mr; r++) {
-        if (r < rows) {
-            kc_gemm_prefetch_a_row(g, m + r + mr, k0, kc); /* same row of the next panel */
-            kc_gemm_a_row(g, m + r, k0, kc, row);
-            for (int64_t k = 0; k < kc; k++) dst[k * mr + r] = row[k];
-        } else {
-            for (int64_t k = 0; k < kc; k++) dst[k * mr + r] = 0.0f;
-        }
+        if (r < rows) kc_gemm_a_row(g, m + r, k0, kc, dst + r * ld);
+        else memset(dst + r * ld, 0, (size_t)kc * sizeof(float));
     }
 }
 
@@ -97,9 +93,10 @@ typedef struct {
     int64_t kc, mc;   /* K block (elements of A row stride in the pack), rows per A block */
     int64_t nc;       /* largest tile width */
     size_t es;        /* bytes per packed element: 4 (fp32) or 2 (bf16) */
-    /* Micro-panel of A rows [m, m+rows) (rows <= mr) for the K block into dst, k-major
-     * ([k][mr], or [k/2][mr] pairs for bf16) so the micro-kernel's broadcasts read one
-     * contiguous stream; rows past `rows` are zero. */
+    /* Micro-panel of A rows [m, m+rows) (rows <= mr) for the K block into dst, row-major with
+     * a row stride of kc elements (no transposition: the micro-kernel broadcasts A, and a
+     * scattering pack costs a store per element, too much when N is small as in convs);
+     * rows past `rows` are zero. */
     void (*pack_a)(const kc_gemm_args *g, int64_t m, int rows, int64_t k0, int64_t kc, void *dst);
     /* nr-wide micro-panel of W rows [n, n+nr_valid) for the K block (rows past nr_valid zero). */
     void (*pack_b)(const kc_gemm_args *g, int64_t n, int nr_valid, int64_t k0, int64_t kc, void *dst);
@@ -121,7 +118,7 @@ static inline void kc_gemm_run(const kc_gemm_impl *im, const kc_gemm_args *g, in
     for (int64_t k0 = 0; k0 < g->K; k0 += im->kc) {
         const int64_t kc = g->K - k0 < im->kc ? g->K - k0 : im->kc;
         const int64_t kp = es == 2 ? (kc + 1) & ~(int64_t)1 : kc; /* packed length */
-        const size_t b_panel = (size_t)kp * (size_t)im->nr * es, a_panel = (size_t)kp * (size_t)im->mr * es;
+        const size_t b_panel = (size_t)kp * (size_t)im->nr * es, a_panel = (size_t)im->kc * (size_t)im->mr * es;
         const int first = k0 == 0 && !g->accumulate;
         for (int64_t n = n0; n < n1; n += im->nr) {
             int nv = n1 - n < im->nr ? (int)(n1 - n) : im->nr;
@@ -131,6 +128,13 @@ static inline void kc_gemm_run(const kc_gemm_impl *im, const kc_gemm_args *g, in
             const int64_t mc = m1 - ic < im->mc ? m1 - ic : im->mc;
             for (int64_t i = 0; i < mc; i += im->mr)
                 im->pack_a(g, ic + i, mc - i < im->mr ? (int)(mc - i) : im->mr, k0, kc, apack + (size_t)(i / im->mr) * a_panel);
+            /* The next A block is fetched into L2 while this one is being multiplied. */
+            if (ic + im->mc < m1) {
+                for (int64_t i = 0; i < im->mc && ic + im->mc + i < m1; i++) kc_gemm_prefetch_a_row(g, ic + im->mc + i, k0, kc);
+            } else if (k0 + im->kc < g->K) {
+                const int64_t kn = g->K - k0 - im->kc < im->kc ? g->K - k0 - im->kc : im->kc;
+                for (int64_t i = 0; i < im->mc && m0 + i < m1; i++) kc_gemm_prefetch_a_row(g, m0 + i, k0 + im->kc, kn);
+            }
             for (int64_t n = n0; n < n1; n += im->nr) {
                 const int nv = n1 - n < im->nr ? (int)(n1 - n) : im->nr;
                 const unsigned char *bp = bpack + (size_t)((n - n0) / im->nr) * b_panel;

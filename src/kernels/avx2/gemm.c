@@ -25,8 +25,7 @@ static inline __m256 load_w8(const void *p, kc_dtype wt, int64_t i, int64_t n) {
 }
 
 static void pack_a(const kc_gemm_args *g, int64_t m, int rows, int64_t k0, int64_t kc, void *dst) {
-    float row[KC];
-    kc_gemm_pack_a_f32(g, m, rows, MR, k0, kc, dst, row);
+    kc_gemm_pack_a_f32(g, m, rows, MR, k0, kc, dst, KC);
 }
 
 static void pack_b(const kc_gemm_args *g, int64_t n, int nv, int64_t k0, int64_t kc, void *dst) {
@@ -51,7 +50,7 @@ static void ukr(int64_t kc, const void *ap, const void *bp, float *y, int64_t ld
         __m256 b0 = _mm256_load_ps(b + k * NR), b1 = _mm256_load_ps(b + k * NR + 8);
 #pragma GCC unroll 6
         for (int r = 0; r < MR; r++) {
-            __m256 av = _mm256_broadcast_ss(a + k * MR + r);
+            __m256 av = _mm256_broadcast_ss(a + r * KC + k);
             c0[r] = _mm256_fmadd_ps(av, b0, c0[r]);
             c1[r] = _mm256_fmadd_ps(av, b1, c1[r]);
         }

@@ -16,8 +16,7 @@
 #define MC 120
 
 static void pack_a(const kc_gemm_args *g, int64_t m, int rows, int64_t k0, int64_t kc, void *dst) {
-    float row[KC];
-    kc_gemm_pack_a_f32(g, m, rows, MR, k0, kc, dst, row);
+    kc_gemm_pack_a_f32(g, m, rows, MR, k0, kc, dst, KC);
 }
 
 /* W rows [n, n+nv) × K block into dst[k][32]: 16 rows × 16 k at a time through registers. */
@@ -47,7 +46,7 @@ static void ukr(int64_t kc, const void *ap, const void *bp, float *y, int64_t ld
         __m512 b0 = _mm512_load_ps(b + k * NR), b1 = _mm512_load_ps(b + k * NR + 16);
 #pragma GCC unroll 12
         for (int r = 0; r < MR; r++) {
-            __m512 av = _mm512_set1_ps(a[k * MR + r]);
+            __m512 av = _mm512_set1_ps(a[r * KC + k]);
             c0[r] = _mm512_fmadd_ps(av, b0, c0[r]);
             c1[r] = _mm512_fmadd_ps(av, b1, c1[r]);
         }

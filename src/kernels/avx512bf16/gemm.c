@@ -29,21 +29,14 @@ static inline void f32_to_bf16(const float *src, int64_t n, uint16_t *dst) {
 
 static void pack_a(const kc_gemm_args *g, int64_t m, int rows, int64_t k0, int64_t kc, void *dst) {
     float row[KC];
-    uint16_t h[KC + 2];
-    uint32_t *d = dst, pair;
-    const int64_t kp = (kc + 1) / 2;
-    for (int r = 0; r < MR; r++) {
+    uint16_t *d = dst;
+    for (int r = 0; r < MR; r++, d += KC) {
         if (r < rows) {
-            kc_gemm_prefetch_a_row(g, m + r + MR, k0, kc); /* same row of the next panel */
             kc_gemm_a_row(g, m + r, k0, kc, row);
-            f32_to_bf16(row, kc, h);
-            h[kc] = 0; /* odd K block: zero pair member */
-            for (int64_t k = 0; k < kp; k++) {
-                memcpy(&pair, h + 2 * k, 4);
-                d[k * MR + r] = pair;
-            }
+            f32_to_bf16(row, kc, d);
+            if (kc & 1) d[kc] = 0; /* odd K block: zero pair member */
         } else {
-            for (int64_t k = 0; k < kp; k++) d[k * MR + r] = 0;
+            memset(d, 0, (size_t)(kc + 1) * 2);
         }
     }
 }
@@ -77,7 +70,7 @@ static void pack_b(const kc_gemm_args *g, int64_t n, int nv, int64_t k0, int64_t
 }
 
 static void ukr(int64_t kp2, const void *ap, const void *bp, float *y, int64_t ldy, int mv, int nv, int first) {
-    const int32_t *a = ap; /* [k/2][MR] pairs */
+    const int32_t *a = ap; /* [MR][KC/2] pairs */
     const float *b = bp;
     const int64_t kp = kp2 / 2;
     __m512 c0[MR], c1[MR];
@@ -88,7 +81,7 @@ static void ukr(int64_t kp2, const void *ap, const void *bp, float *y, int64_t l
         __m512bh b0 = (__m512bh)_mm512_load_si512(b + k * NR), b1 = (__m512bh)_mm512_load_si512(b + k * NR + 16);
 #pragma GCC unroll 12
         for (int r = 0; r < MR; r++) {
-            __m512bh av = (__m512bh)_mm512_set1_epi32(a[k * MR + r]);
+            __m512bh av = (__m512bh)_mm512_set1_epi32(a[r * (KC / 2) + k]);
             c0[r] = _mm512_dpbf16_ps(c0[r], av, b0);
             c1[r] = _mm512_dpbf16_ps(c1[r], av, b1);
         }
