@@ -170,6 +170,12 @@ kc_status kc_weights_add_file(kc_weights *ws, const char *path, kc_err *err) {
     fclose(f);
     if (got == 4 && magic[0] == 'P' && magic[1] == 'K' && magic[2] == 3 && magic[3] == 4)
         return add_torchzip(ws, path, err);
+    /* torch.save before 1.6 (or with _use_new_zipfile_serialization=False): a bare pickle stream
+     * starting PROTO 2, LONG1 <magic number>. Its storages follow the pickles unframed; refuse. */
+    if (got == 4 && magic[0] == 0x80 && magic[1] == 0x02 && magic[2] == 0x8a)
+        return kc_fail(err, KC_ERR_UNSUPPORTED,
+                       "%s: legacy (pre-1.6, non-zip) PyTorch checkpoint; re-save it with a current torch.save "
+                       "or convert it to safetensors", path);
     return add_safetensors(ws, path, err);
 }
 

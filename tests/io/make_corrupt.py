@@ -163,6 +163,9 @@ try:
     b = io.BytesIO()
     torch.save({"t": torch.arange(12, dtype=torch.float32).view(3, 4).t()}, b)
     put("torch_noncontig.pt", b.getvalue())
+    b = io.BytesIO()
+    torch.save({"t": torch.arange(4, dtype=torch.float32)}, b, _use_new_zipfile_serialization=False)
+    put("torch_legacy.pt", b.getvalue())  # pre-1.6 format: refused with a hint, not parsed
 except ImportError:
     print("torch not importable: torch_*.pt not regenerated", file=sys.stderr)
 

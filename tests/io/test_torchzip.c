@@ -209,6 +209,13 @@ static void test_bad_fixtures(void) {
     kc_status s = kc_weights_add_file(ws, fixture("tz_hostile_os_system.pt"), &err);
     KC_CHECK(s == KC_ERR_FORMAT && strstr(err.msg, "tz_hostile_os_system.pt"), "store names the file: %s", err.msg);
     kc_weights_free(ws);
+    ws = NULL;
+    kc_err_clear(&err);
+    KC_CHECK(kc_weights_new(&ws, &err) == KC_OK, "new");
+    s = kc_weights_add_file(ws, fixture("torch_legacy.pt"), &err);
+    KC_CHECK(s == KC_ERR_UNSUPPORTED && strstr(err.msg, "legacy (pre-1.6, non-zip) PyTorch checkpoint"),
+             "legacy torch.save format refused with a hint: %s", err.msg);
+    kc_weights_free(ws);
 }
 
 /* Every prefix of a good checkpoint is refused cleanly (no crash, no OK with garbage). */
