@@ -119,10 +119,10 @@ put("tz_no_pkl.pt", write_zip([("archive/data/0", f32)]))
 put("tz_outside_root.pt", ckpt(good_pkl, extra=[("evil/x", b"x")]))
 put("tz_duplicate_entry.pt", ckpt(good_pkl, extra=[("archive/data/0", f32)]))
 buf = io.BytesIO()
-with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-    z.writestr("archive/data.pkl", good_pkl)
+with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:  # fixed timestamps: reproducible bytes
+    z.writestr(zipfile.ZipInfo("archive/data.pkl", (1980, 1, 1, 0, 0, 0)), good_pkl, zipfile.ZIP_DEFLATED)
     for k, v in STORAGES:
-        z.writestr("archive/data/" + k, v)
+        z.writestr(zipfile.ZipInfo("archive/data/" + k, (1980, 1, 1, 0, 0, 0)), v, zipfile.ZIP_DEFLATED)
 put("tz_deflated.pt", buf.getvalue())
 # Central directory pointing past the end / local header offset into garbage.
 g = bytearray(ckpt(good_pkl))
