@@ -87,9 +87,9 @@ kc_status kc_pipe_validate(const kc_pipe_params *p, kc_err *err) {
         if (p->init_noise)
             return kc_fail(err, KC_ERR_ARG, "init_noise applies to text-to-image only; image-to-image draws its noise "
                            "from the seed");
-        if (p->init_w != p->width || p->init_h != p->height)
-            return kc_fail(err, KC_ERR_ARG, "init image is %dx%d but the requested size is %dx%d", p->init_w,
-                           p->init_h, p->width, p->height);
+        if (p->init_w < 1 || p->init_h < 1 || p->init_w > KC_PIPE_MAX_INIT_SIDE || p->init_h > KC_PIPE_MAX_INIT_SIDE)
+            return kc_fail(err, KC_ERR_ARG, "init image size %dx%d is outside 1..%d pixels per side", p->init_w,
+                           p->init_h, KC_PIPE_MAX_INIT_SIDE);
         if (!finite_f(p->strength) || p->strength <= 0.0f || p->strength > 1.0f)
             return kc_fail(err, KC_ERR_ARG, "strength %g is outside (0, 1]", (double)p->strength);
         int run = kc_pipe_img2img_steps(p->steps, p->strength);
@@ -221,7 +221,15 @@ kc_status kc_pipe_run(const kc_pipe_backend *be, const kc_pipe_params *p, uint8_
         /* KolorsImg2ImgPipeline.prepare_latents: VAE encode, latent_dist.sample(generator) draws eps
          * first, then randn_tensor(generator) draws the noise for add_noise at the first kept step. */
         int64_t simg[4] = {1, 3, H, W};
-        kc_pipe_from_uint8(p->init_rgb, H, W, image);
+        if (p->init_w != W || p->init_h != H) {
+            /* VaeImageProcessor.resize: PIL Lanczos to the target size (rgb is free until the end). */
+            kc_log(be->log, KC_LOG_INFO, "init image %dx%d resized to %lldx%lld (Lanczos)", p->init_w, p->init_h,
+                   (long long)W, (long long)H);
+            if ((s = kc_pipe_resize_lanczos(p->init_rgb, p->init_w, p->init_h, rgb, (int)W, (int)H, err))) goto done;
+            kc_pipe_from_uint8(rgb, H, W, image);
+        } else {
+            kc_pipe_from_uint8(p->init_rgb, H, W, image);
+        }
         tap(be, "pipeline.i2i.preprocessed_image", image, 4, simg);
         float *mean = eps, *logvar = eps + n; /* unused until the loop */
         if ((s = be->vae_encode(be->user, image, H, W, mean, logvar, err))) {

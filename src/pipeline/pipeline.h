@@ -7,7 +7,8 @@
  *   for k: eps = UNet(scale_model_input([x, x], t_k)); eps = u + g (c - u); x = step(eps, t_k, x)
  *   image          = VAE.decode(x / scaling_factor);  u8 = round_half_even(clamp(img/2 + 0.5) * 255)
  *
- * img2img: z0 = (mean + std * eps) * scaling_factor with eps drawn first, then noise drawn second,
+ * img2img: the init image is resized to W x H (Pillow's Lanczos) if needed, then
+ * z0 = (mean + std * eps) * scaling_factor with eps drawn first, then noise drawn second,
  * x = add_noise(z0, noise, t_start), and only the last int(steps * strength) steps run.
  *
  * The loop is written against a small backend of callbacks (encode, U-Net, VAE) so it does not
@@ -29,6 +30,7 @@
 #define KC_PIPE_MAX_SIDE 4096    /* 4x the native 1024: beyond it attention alone needs > 100 GB */
 #define KC_PIPE_MAX_STEPS 1000   /* "leading" spacing needs 1100 // steps >= 1 */
 #define KC_PIPE_MAX_CFG 100.0f   /* guidance far above ~20 only produces saturated noise */
+#define KC_PIPE_MAX_INIT_SIDE 16384 /* init images are resized to the target size first */
 
 typedef struct {
     const char *prompt;
@@ -38,8 +40,8 @@ typedef struct {
     uint64_t seed;
     const char *sampler;         /* euler, euler_a, dpm++2m, unipc, ddim */
     const char *scheduler;       /* default, karras */
-    const uint8_t *init_rgb;     /* img2img: [H, W, 3] uint8, or NULL */
-    int init_w, init_h;
+    const uint8_t *init_rgb;     /* img2img: [init_h, init_w, 3] uint8, or NULL; resized to H x W */
+    int init_w, init_h;          /*   (Lanczos, as diffusers) when the sizes differ */
     float strength;
     const float *init_noise;     /* [1, 4, h, w] or NULL */
     const char *scheduler_config;/* path of scheduler_config.json; NULL/"" = Kolors' settings */
@@ -97,6 +99,9 @@ int kc_pipe_img2img_steps(int steps, float strength);
 /* decoded [1, 3, H, W] -> rgb [H, W, 3]: round_half_even(clamp(x / 2 + 0.5, 0, 1) * 255) in fp32
  * (torch's clamp, numpy's round), as the reference's "pil"/"np" outputs. */
 void kc_pipe_to_uint8(const float *decoded, int64_t H, int64_t W, uint8_t *rgb);
+/* Pillow's Image.resize((W, H), Image.LANCZOS) of 8-bit RGB, bit-exact (diffusers resizes the
+ * img2img init image this way): src [h, w, 3] -> dst [H, W, 3]. */
+kc_status kc_pipe_resize_lanczos(const uint8_t *src, int w, int h, uint8_t *dst, int W, int H, kc_err *err);
 /* rgb [H, W, 3] uint8 -> [1, 3, H, W] in [-1, 1]: (u8 / 255) * 2 - 1 in fp32 (diffusers' image
  * processor: pil_to_numpy then normalize). */
 void kc_pipe_from_uint8(const uint8_t *rgb, int64_t H, int64_t W, float *image);

@@ -50,6 +50,10 @@ cmp -s "$TMP/d_2.png" "$TMP/s4.png"; check $? "second image of a batch uses seed
 "${G[@]}" -p "cat" -s 3 -i "$TMP/a.png" --strength 0.5 --steps 4 -o "$TMP/i.png" >/dev/null 2>&1
 check $? "img2img run"
 
+"${G[@]}" -p "cat" -s 3 -i "$TMP/a.png" --strength 0.5 --steps 4 -W 128 -H 96 -o "$TMP/j.png" >"$TMP/j.txt" 2>&1
+check $? "img2img with the init image resized to 128x96"
+grep -q "128x96" "$TMP/j.txt"; check $? "img2img output size follows -W/-H"
+
 # refusals: non-zero exit, a message naming the flag, no output written
 refuse() { # refuse NEEDLE ARGS...
     local needle=$1; shift
@@ -72,7 +76,6 @@ refuse "karras" -p x -W 64 -H 64 --sampling-method ddim --scheduler karras
 refuse -- "--strength" -p x --strength 0.5
 refuse -- "--strength" -p x -i "$TMP/a.png" --strength 2
 refuse "0 denoising steps" -p x -i "$TMP/a.png" --strength 0.1 --steps 3
-refuse "requested size" -p x -i "$TMP/a.png" -W 128 -H 128
 refuse -- "-i" -p x -i "$TMP/missing.png"
 refuse -- "--init-noise" -p x -W 64 -H 64 --init-noise "$TMP/missing.safetensors"
 refuse -- "--init-noise" -p x -W 128 -H 64 --init-noise "$TMP/a.safetensors"

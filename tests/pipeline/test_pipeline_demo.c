@@ -124,7 +124,7 @@ int main(void) {
     kc_fill_random(noise, 4 * 8 * 8, 3, 1.0f);
     uint8_t pixels[64 * 64 * 3];
     for (int i = 0; i < 64 * 64 * 3; i++) pixels[i] = (uint8_t)(i * 37);
-    kolors_image init = {64, 64, 3, pixels}, init_wrong = {72, 64, 3, pixels};
+    kolors_image init = {64, 64, 3, pixels}, init_empty = {0, 64, 3, pixels}, init_72 = {72, 40, 3, pixels};
     small(&g), g.width = 100;              expect_refused(m, &g, "multiples of 8", "width 100");
     small(&g), g.height = 0;               expect_refused(m, &g, "multiples of 8", "height 0");
     small(&g), g.width = 8;                expect_refused(m, &g, "outside", "width 8");
@@ -141,7 +141,7 @@ int main(void) {
     small(&g), g.init_image = &init, g.strength = 0.0f;  expect_refused(m, &g, "strength", "strength 0");
     small(&g), g.init_image = &init, g.strength = 1.5f;  expect_refused(m, &g, "strength", "strength 1.5");
     small(&g), g.init_image = &init, g.strength = 0.1f;  expect_refused(m, &g, "0 denoising steps", "strength 0.1 x 3 steps");
-    small(&g), g.init_image = &init_wrong; expect_refused(m, &g, "init image", "init image 72x64");
+    small(&g), g.init_image = &init_empty; expect_refused(m, &g, "init image", "init image 0x64");
     small(&g), g.init_image = &init, g.init_noise = noise; expect_refused(m, &g, "init_noise", "init_noise + init image");
 
     /* ---- runs ---- */
@@ -190,6 +190,11 @@ int main(void) {
             KC_CHECK(!memcmp(i1.data, i2.data, 64 * 64 * 3), "img2img is deterministic for a seed");
         kolors_image_free(&i1);
         kolors_image_free(&i2);
+        /* An init image of another size is resized to the requested one. */
+        g.init_image = &init_72;
+        if (!generate(m, &g, &i1, "demo img2img from 72x40"))
+            KC_CHECK(i1.width == 64 && i1.height == 64, "img2img output is %dx%d", i1.width, i1.height);
+        kolors_image_free(&i1);
     }
     /* Progress: step 0 then once per step, text encoder released before denoising, cancel honoured. */
     progress_probe probe = {.m = m};

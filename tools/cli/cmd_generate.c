@@ -33,8 +33,9 @@ static void gen_usage(FILE *f) {
             "                            generator=torch.Generator().manual_seed(N)\n"
             "      --sampling-method M   euler (default), euler_a, dpm++2m, unipc, ddim\n"
             "      --scheduler S         sigma spacing: default or karras\n"
-            "  -i, --init-img FILE       image-to-image: start from this PNG/JPEG (its size must equal\n"
-            "                            -W x -H; when -W/-H are not given the image's size is used)\n"
+            "  -i, --init-img FILE       image-to-image: start from this PNG/JPEG, resized to -W x -H\n"
+            "                            (Lanczos, as diffusers); without -W/-H its own size rounded\n"
+            "                            down to multiples of 8\n"
             "      --strength X          image-to-image: how much to change the image, 0 < X <= 1\n"
             "                            (default 0.8; int(steps * X) steps are run)\n"
             "  -b, --batch-count N       images to make (seeds S, S+1, ...; default 1)\n"
@@ -332,19 +333,13 @@ int cmd_generate(int argc, char **argv) {
             fprintf(stderr, "kolors %s: error: -i %s: %s\n", cmd, init_img, e.message);
             return 1;
         }
-        if (!have_w && !have_h) {
-            g.width = init.width;
-            g.height = init.height;
-        }
-        if (init.width != g.width || init.height != g.height) {
-            cli_failf(cmd, "-i %s is %dx%d but the requested size is %dx%d; resize the image to the size you want "
-                      "(resizing is not built in yet)", init_img, init.width, init.height, g.width, g.height);
-            kolors_image_free(&init);
-            return 2;
-        }
-        if (init.width % 8 || init.height % 8) {
-            cli_failf(cmd, "-i %s is %dx%d; image-to-image needs sides that are multiples of 8", init_img, init.width,
-                      init.height);
+        /* Without -W/-H the image's own size, rounded down to multiples of 8 (diffusers'
+         * get_default_height_width); the library resizes the image (Lanczos) when sizes differ. */
+        if (!have_w) g.width = init.width - init.width % 8;
+        if (!have_h) g.height = init.height - init.height % 8;
+        if (g.width < 64 || g.height < 64) {
+            cli_failf(cmd, "-i %s is %dx%d; the output would be %dx%d, below the 64x64 minimum (give -W and -H)",
+                      init_img, init.width, init.height, g.width, g.height);
             kolors_image_free(&init);
             return 2;
         }
