@@ -341,6 +341,15 @@ static kc_status read_jpeg(const unsigned char *buf, size_t len, const char *wha
     jpeg_mem_src(&ci, buf, (unsigned long)len);
     jpeg_read_header(&ci, TRUE);
     if ((s = check_dims(what, ci.image_width, ci.image_height, err))) ERREXIT(&ci, JERR_IMAGE_TOO_BIG);
+    /* No exact bound exists for JPEG (progressive EOB runs compress flat areas without limit), so
+     * this is a plausibility check: above 64 MiB of pixels, refuse more than 4096 output bytes per
+     * input byte (photos are ~10:1), so a few hundred bytes cannot demand a 768 MiB buffer. */
+    uint64_t px = (uint64_t)ci.image_width * ci.image_height * 3;
+    if (px > (64u << 20) && px / 4096 > len) {
+        s = kc_fail(err, KC_ERR_UNSUPPORTED, "%s: a %u x %u JPEG in %zu bytes is implausible (over 4096:1); refusing",
+                    what, ci.image_width, ci.image_height, len);
+        ERREXIT(&ci, JERR_IMAGE_TOO_BIG);
+    }
     if (ci.jpeg_color_space == JCS_CMYK || ci.jpeg_color_space == JCS_YCCK) {
         s = kc_fail(err, KC_ERR_UNSUPPORTED, "%s: CMYK JPEGs are not supported; convert it to RGB", what);
         ERREXIT(&ci, JERR_CONVERSION_NOTIMPL);

@@ -26,7 +26,9 @@ kc_status kc_png_write(const char *path, int width, int height, const uint8_t *r
 /* Decodes a PNG (any bit depth / color type; alpha dropped, 16-bit scaled to 8) or a JPEG
  * (grayscale or YCbCr; CMYK refused) from memory into a malloc'd RGB buffer. `what` names the
  * source in messages. Truncated or corrupt data is an error (libjpeg's "premature end" warnings
- * included), never a partly gray image. */
+ * included), never a partly gray image. Before the pixel buffer is allocated, a PNG's chunks must
+ * lie inside the buffer and its IDAT bytes must be able to inflate to the image; a JPEG above
+ * 64 MiB of pixels must not claim over 4096 output bytes per input byte. */
 kc_status kc_image_decode(const unsigned char *buf, size_t len, const char *what, int *width, int *height,
                           uint8_t **rgb, kc_err *err);
 /* Reads a whole file (format from its signature, not its name) and decodes it. */

@@ -394,6 +394,14 @@ static void test_truncated_corrupt(void) {
     kc_err_clear(&err);
     KC_CHECK(j && kc_image_decode(j, n, "huge.jpg", &w, &h, &out, &err) == KC_ERR_UNSUPPORTED &&
                  strstr(err.msg, "20000 x 20000"), "20000^2 JPEG refused: %s", err.msg);
+    for (size_t i = 0; j && i + 9 < n; i++)
+        if (j[i] == 0xFF && (j[i + 1] == 0xC0 || j[i + 1] == 0xC2)) { /* 16000^2 in under 1 KB */
+            j[i + 5] = 0x3e; j[i + 6] = 0x80; j[i + 7] = 0x3e; j[i + 8] = 0x80;
+            break;
+        }
+    kc_err_clear(&err);
+    KC_CHECK(j && kc_image_decode(j, n, "bomb.jpg", &w, &h, &out, &err) == KC_ERR_UNSUPPORTED &&
+                 strstr(err.msg, "is implausible"), "16000^2 JPEG of <1 KB refused: %s", err.msg);
     free(j);
     kc_err_clear(&err);
     KC_CHECK(kc_image_decode((const unsigned char *)"GIF89a....", 10, "x.gif", &w, &h, &out, &err) == KC_ERR_UNSUPPORTED &&
