@@ -175,7 +175,8 @@ int main(void) {
 
     const kc_dtype dts[3] = {KC_DTYPE_F32, KC_DTYPE_F16, KC_DTYPE_BF16};
     const int64_t shapes[][3] = {{1, 37, 19}, {3, 70, 33}, {4, 33, 17}, {5, 64, 16}, {29, 100, 257},
-                                 {130, 300, 70}, {13, 31, 600}, {64, 32, 513}};
+                                 {130, 300, 70}, {13, 31, 600}, {64, 32, 513},
+                                 {20, 40, 1700} /* several K blocks in both precisions */};
     uint64_t seed = 1;
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
         for (int d = 0; d < 3; d++) test_linear(shapes[s][0], shapes[s][1], shapes[s][2], dts[d], (int)(s & 1), seed++);
@@ -192,6 +193,7 @@ int main(void) {
     test_conv(1, 5, 6, 7, 9, 1, 1, none, KC_DTYPE_F32, 1, seed++);
     test_conv(2, 9, 8, 12, 10, 3, 3, s2, KC_DTYPE_F32, 0, seed++);
     test_conv(1, 12, 11, 36, 70, 3, 3, same, KC_DTYPE_BF16, 0, seed++);
+    test_conv(1, 6, 5, 200, 20, 3, 3, same, KC_DTYPE_F16, 1, seed++); /* K blocks end inside a tap */
     printf("worst rel-L2 vs naive: fp32 paths %.3g, bf16 paths %.3g; bf16 SIMD vs bf16 ref %.3g\n", worst_fp32, worst_bf16,
            worst_bf16_ref);
     return kc_test_finish();

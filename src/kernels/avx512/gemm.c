@@ -1,5 +1,5 @@
 /* avx512/gemm.c — fp32 GEMM with AVX-512 FMA: 12×32 register tile (24 accumulators), K blocks
- * of 256, A rows packed row-major (broadcast operand), W packed as [k][32] micro-panels.
+ * of 768, A rows packed row-major (broadcast operand), W packed as [k][32] micro-panels.
  * Dimension letters: M rows, N output features, K reduction. */
 #include <immintrin.h>
 
@@ -10,7 +10,7 @@
 #define MR 12
 #define NR 32
 #ifndef KC_F32_KC /* tuning override */
-#define KC_F32_KC 128
+#define KC_F32_KC 768 /* measured best of 128..1024 on Zen 4 (fewer passes over y) */
 #endif
 #define KC KC_F32_KC
 #define MC 120

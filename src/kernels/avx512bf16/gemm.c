@@ -1,6 +1,6 @@
 /* avx512bf16/gemm.c — bf16 GEMM with vdpbf16ps: A rounded to bf16 and packed row-major as
  * k-pairs (the broadcast operand, one 32-bit pair per row), W rounded/copied to bf16 and packed
- * as [k/2][32] pairs; fp32 accumulation in a 12×32 register tile. K blocks of 512.
+ * as [k/2][32] pairs; fp32 accumulation in a 12×32 register tile. K blocks of 1536.
  * Dimension letters: M rows, N output features, K reduction. */
 #include <immintrin.h>
 
@@ -12,7 +12,7 @@
 #define MR 12
 #define NR 32
 #ifndef KC_BF16_KC /* tuning override */
-#define KC_BF16_KC 256 /* bf16 elements per K block (128 pairs) */
+#define KC_BF16_KC 1536 /* bf16 elements per K block; measured best of 256..2048 on Zen 4 */
 #endif
 #define KC KC_BF16_KC
 #define MC 120
