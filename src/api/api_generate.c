@@ -145,9 +145,18 @@ int kolors_generate(kolors_model *m, const kolors_gen_params *g, kolors_image *o
         if (error) *error = pe;
         return pe.code;
     }
-    struct kc_unet *u = NULL;
-    if ((s = kc_api_unet(m, &u, &err))) return kc_api_err(error, &err);
-    const kc_unet_config *uc = kc_unet_get_config(u);
+    /* The U-Net's config only: its weights are loaded after the text encoder is released. */
+    char unet_cfg_path[KC_PATH_MAX + 32];
+    snprintf(unet_cfg_path, sizeof unet_cfg_path, "%s/config.json", m->dir.unet_dir);
+    kc_unet_config ucfg;
+    if ((s = kc_unet_config_load(unet_cfg_path, &ucfg, &err))) return kc_api_err(error, &err);
+    const kc_unet_config *uc = &ucfg;
+    if (uc->in_channels != 4 || uc->out_channels != 4) {
+        kc_fail(&err, KC_ERR_UNSUPPORTED, "%s: the U-Net takes %lld and predicts %lld latent channels; generate runs "
+                "the 4-channel text-to-image U-Net (inpainting models with 9 input channels are not supported)",
+                unet_cfg_path, (long long)uc->in_channels, (long long)uc->out_channels);
+        return kc_api_err(error, &err);
+    }
     if (kc_unet_text_width(uc) != hidden || kc_unet_pooled_width(uc) != hidden) {
         kc_fail(&err, KC_ERR_SHAPE, "the U-Net expects text states of width %lld and pooled embeddings of width %lld, "
                 "but the text encoder's hidden size is %d (unet/config.json encoder_hid_dim, "
