@@ -23,60 +23,16 @@
 #include "io/weights.h"
 #include "ops/ops.h"
 #include "text/chatglm3.h"
-
-static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-static inline float frand(void) { /* uniform in [-1, 1) */
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (float)((rng_state >> 40) * (1.0 / 8388608.0)) - 1.0f;
-}
-
-static void fill(void *dst, kc_dtype dt, int64_t n, float center, float scale) {
-    uint16_t *p = dst;
-    for (int64_t i = 0; i < n; i++) {
-        float v = center + scale * frand();
-        p[i] = dt == KC_DTYPE_BF16 ? kc_f32_to_bf16(v) : kc_f32_to_f16(v);
-    }
-}
-
-/* Random weights for every tensor of the config except the LM head (never used). */
-static kc_status make_weights(const kc_chatglm_config *c, kc_dtype dt, kc_weights **out, kc_err *err) {
-    kc_expected_list l = {0};
-    kc_weights *ws = NULL;
-    kc_status s = kc_chatglm_expected(c, "", &l, err);
-    if (!s) s = kc_weights_new(&ws, err);
-    for (int64_t i = 0; !s && i < l.n; i++) {
-        const kc_expected *e = &l.v[i];
-        if (!strcmp(e->name, "output_layer.weight")) continue;
-        kc_tensor t = {.dtype = dt, .ndim = e->ndim};
-        int64_t n = 1;
-        for (int d = 0; d < e->ndim; d++) n *= (t.shape[d] = e->shape[d]);
-        void *buf = malloc((size_t)n * 2);
-        if (!buf) { s = kc_fail(err, KC_ERR_NOMEM, "out of memory for %s", e->name); break; }
-        if ((s = kc_weights_add_source(ws, buf, free, err))) break;
-        if (strstr(e->name, "layernorm")) fill(buf, dt, n, 1.0f, 0.1f);           /* norm scales ~1 */
-        else if (e->ndim == 1) fill(buf, dt, n, 0.0f, 0.05f);                     /* biases */
-        else if (strstr(e->name, "embedding")) fill(buf, dt, n, 0.0f, 1.0f);
-        else fill(buf, dt, n, 0.0f, sqrtf(3.0f / (float)e->shape[1]));            /* var 1/fan_in */
-        t.data = buf;
-        s = kc_weights_add_entry(ws, e->name, &t, "(random)", err);
-    }
-    kc_expected_free(&l);
-    if (s) { kc_weights_free(ws); return s; }
-    *out = ws;
-    return KC_OK;
-}
+#include "api/bench_internal.h"
 
 static int run(kc_chatglm_config cfg, kc_dtype dt, int64_t N, int64_t T, int threads, kc_precision prec) {
     kc_err err = {0};
     kc_weights *ws = NULL;
     kc_peak_rss_reset(); /* per-run peak when the kernel allows it */
     double t0 = kc_time_now();
-    if (make_weights(&cfg, dt, &ws, &err)) { fprintf(stderr, "bench: %s\n", err.msg); return 1; }
-    double t_gen = kc_time_now() - t0;
     kc_chatglm g;
-    if (kc_chatglm_bind(&g, &cfg, ws, &err)) { fprintf(stderr, "bench: %s\n", err.msg); kc_weights_free(ws); return 1; }
+    if (kc_bench_chatglm_random(&cfg, dt, &g, &ws, NULL, &err)) { fprintf(stderr, "bench: %s\n", err.msg); return 1; }
+    double t_gen = kc_time_now() - t0;
     kc_exec ex;
     kc_exec_init(&ex, threads, prec);
     /* Kolors CFG batch: a 60-token prompt and the empty prompt, left-padded to T */
@@ -138,9 +94,8 @@ int main(int argc, char **argv) {
         return 2;
     }
     /* ChatGLM3-6B-Base (kolors-model.md §1.6.1) */
-    kc_chatglm_config c = {.hidden = 4096, .layers = layers, .heads = 32, .head_dim = 128, .kv_groups = 2,
-                           .ffn = 13696, .vocab = vocab, .seq_length = 32768, .eps = 1e-5f, .multi_query = 1,
-                           .qkv_bias = 1, .post_layer_norm = 1};
+    kc_chatglm_config c;
+    kc_bench_chatglm3_6b(&c, layers, vocab);
     kc_precision prec = !strcmp(precision, "bf16") ? KC_PREC_BF16 : KC_PREC_FP32;
     int rc = 0;
     if (!strcmp(dtype, "bf16") || !strcmp(dtype, "both")) rc |= run(c, KC_DTYPE_BF16, batch, tokens, (int)threads, prec);

@@ -17,7 +17,7 @@
 #include "core/dtype.h"
 #include "core/sysinfo.h"
 #include "diffusion/unet.h"
-#include "random_weights.h"
+#include "api/bench_internal.h"
 
 static void usage(void) {
     printf("usage: bench_unet [--size PX]... [--batch N] [--threads N] [--precision fp32|bf16]\n"
@@ -31,14 +31,6 @@ static void usage(void) {
            "  --steps R       forwards per size (default 1); the best time is reported\n"
            "  --plan          only print the activation arena and K/V cache sizes (weights are not\n"
            "                  generated: every tensor views one shared zero buffer)\n");
-}
-
-/* Every expected tensor of cfg as random fp16 (random_weights.h). */
-static int make_weights(const kc_unet_config *cfg, int shared, kc_weights **out, double *gb, kc_err *err) {
-    kc_expected_list l = {0};
-    int rc = kc_unet_expected(cfg, &l, err) || kc_bench_random_weights(&l, shared, out, gb, err);
-    kc_expected_free(&l);
-    return rc;
 }
 
 int main(int argc, char **argv) {
@@ -67,30 +59,20 @@ int main(int argc, char **argv) {
 
     kc_unet_config cfg;
     kc_unet_config_kolors(&cfg);
-    for (int i = 0; i < cfg.nblocks; i++) {
-        if (depth && cfg.depth[i] > depth) cfg.depth[i] = depth;
-        if (div > 1) {
-            cfg.block_out[i] /= div;
-            if (cfg.block_out[i] % 64 == 0) cfg.heads[i] = cfg.block_out[i] / 64;
-            else while (cfg.heads[i] > 1 && cfg.block_out[i] % cfg.heads[i]) cfg.heads[i]--;
-            if (cfg.block_out[i] < cfg.groups || cfg.block_out[i] % cfg.groups || cfg.block_out[i] % cfg.heads[i]) {
-                fprintf(stderr, "bench_unet: --div %d leaves %lld channels in block %d\n", div, (long long)cfg.block_out[i], i);
-                return 2;
-            }
-        }
+    kc_err err = {0};
+    if (kc_bench_unet_reduce(&cfg, depth, div, &err)) {
+        fprintf(stderr, "bench_unet: %s\n", err.msg);
+        return 2;
     }
-    cfg.temb_in = cfg.block_out[0];
-    cfg.temb_dim = 4 * cfg.block_out[0];
     kc_exec ex;
     kc_exec_init(&ex, (int)threads, prec);
-    kc_err err = {0};
     double t0 = kc_time_now(), gb = 0;
-    kc_weights *ws = NULL;
     kc_unet *u = NULL;
-    if (make_weights(&cfg, plan_only, &ws, &gb, &err) || kc_unet_create(&cfg, ws, &u, &err)) {
+    if (kc_bench_unet_random(&cfg, KC_DTYPE_F16, plan_only, &u, &gb, &err)) {
         fprintf(stderr, "bench_unet: %s\n", err.msg);
         return 1;
     }
+    gb *= 1e-9;
     printf("U-Net %s: %lld parameters (%.2f GB fp16, %s in %.1f s); blocks %lld/%lld/%lld, depth %lld/%lld/%lld; "
            "%d threads, %s\n",
            depth || div > 1 ? "REDUCED" : "Kolors full size", (long long)kc_unet_param_count(&cfg), gb,
@@ -125,9 +107,10 @@ int main(int argc, char **argv) {
             rc = 1;
         }
         if (!rc) {
-            for (int64_t i = 0; i < N * cfg.in_channels * H * W; i++) sample[i] = kc_bench_urand();
-            for (int64_t i = 0; i < N * T * E; i++) ehs[i] = kc_bench_urand();
-            for (int64_t i = 0; i < N * P; i++) te[i] = kc_bench_urand();
+            kc_bench_rng rng = {0x9E3779B97F4A7C15ull};
+            kc_bench_fill(&rng, sample, N * cfg.in_channels * H * W, 1.0f);
+            kc_bench_fill(&rng, ehs, N * T * E, 1.0f);
+            kc_bench_fill(&rng, te, N * P, 1.0f);
             for (int64_t n = 0; n < N; n++) {
                 ts[n] = 500.0f;
                 const float id[6] = {(float)sizes[si], (float)sizes[si], 0, 0, (float)sizes[si], (float)sizes[si]};

@@ -14,6 +14,7 @@
 #include "core/dtype.h"
 #include "core/sysinfo.h"
 #include "diffusion/vae.h"
+#include "api/bench_internal.h"
 
 static void usage(void) {
     printf("usage: bench_vae [--size PX]... [--threads N] [--precision fp32|bf16] [--tiling auto|on|off]\n"
@@ -25,53 +26,6 @@ static void usage(void) {
            "  --tile-size N   tile side in latent pixels (default 64)\n"
            "  --encode        also time one encode of the same size\n"
            "  --steps R       runs per size (default 1); the best time is reported\n");
-}
-
-static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-static inline float urand(void) { /* uniform in [-1, 1) */
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (float)((rng_state >> 40) * (1.0 / 8388608.0)) - 1.0f;
-}
-
-/* Every expected tensor as fp16: matrices/convs U(±sqrt(3/fan_in)) (unit-variance activations),
- * norm scales 1 + U(±0.1), biases U(±0.05). */
-static int make_weights(const kc_vae_config *cfg, kc_weights **out, double *gb, kc_err *err) {
-    kc_expected_list l = {0};
-    if (kc_vae_expected(cfg, 0, &l, err)) return 1;
-    int64_t total = 0;
-    for (int64_t i = 0; i < l.n; i++) {
-        int64_t n = 1;
-        for (int d = 0; d < l.v[i].ndim; d++) n *= l.v[i].shape[d];
-        total += n;
-    }
-    *gb = (double)total * 2 / 1e9;
-    uint16_t *buf = malloc((size_t)total * sizeof(uint16_t));
-    kc_weights *ws = NULL;
-    if (!buf || kc_weights_new(&ws, err)) { free(buf); kc_expected_free(&l); return 1; }
-    if (kc_weights_add_source(ws, buf, free, err)) { kc_weights_free(ws); kc_expected_free(&l); return 1; }
-    int64_t off = 0;
-    for (int64_t i = 0; i < l.n; i++) {
-        const kc_expected *e = &l.v[i];
-        kc_tensor t = {.dtype = KC_DTYPE_F16, .ndim = e->ndim, .data = buf + off};
-        int64_t n = 1, fan = 1;
-        for (int d = 0; d < e->ndim; d++) { t.shape[d] = e->shape[d]; n *= e->shape[d]; if (d) fan *= e->shape[d]; }
-        const size_t nl = strlen(e->name);
-        const int is_bias = nl > 5 && !strcmp(e->name + nl - 5, ".bias");
-        const float sc = e->ndim >= 2 ? sqrtf(3.0f / (float)fan) : is_bias ? 0.05f : 0.1f;
-        const float base = e->ndim == 1 && !is_bias ? 1.0f : 0.0f;
-        for (int64_t k = 0; k < n; k++) buf[off + k] = kc_f32_to_f16(base + sc * urand());
-        if (kc_weights_add_entry(ws, e->name, &t, "(random, in memory)", err)) {
-            kc_weights_free(ws);
-            kc_expected_free(&l);
-            return 1;
-        }
-        off += n;
-    }
-    kc_expected_free(&l);
-    *out = ws;
-    return 0;
 }
 
 int main(int argc, char **argv) {
@@ -104,12 +58,12 @@ int main(int argc, char **argv) {
     kc_exec ex;
     kc_exec_init(&ex, threads, prec);
     kc_err err = {0};
-    kc_weights *ws = NULL;
     double gb = 0;
     double t0 = kc_time_now();
-    if (make_weights(&cfg, &ws, &gb, &err)) { fprintf(stderr, "bench_vae: %s\n", err.msg); return 1; }
     kc_vae *v = NULL;
-    if (kc_vae_create(&cfg, ws, &v, &err)) { fprintf(stderr, "bench_vae: %s\n", err.msg); return 1; }
+    if (kc_bench_vae_random(&cfg, KC_DTYPE_F16, &v, &gb, &err)) { fprintf(stderr, "bench_vae: %s\n", err.msg); return 1; }
+    gb *= 1e-9;
+    kc_bench_rng rng = {0x9E3779B97F4A7C15ull};
     printf("SDXL VAE, %lld parameters (%.2f GB fp16, random, generated in %.1f s), %d threads, %s arithmetic\n",
            (long long)kc_vae_param_count(&cfg), gb, kc_time_now() - t0, ex.n_threads,
            prec == KC_PREC_FP32 ? "fp32" : "bf16-product");
@@ -128,7 +82,7 @@ int main(int argc, char **argv) {
             rc = 1;
             break;
         }
-        for (int64_t i = 0; i < 4 * h * h; i++) lat[i] = urand() * 1.7f; /* ~unit variance like real latents/0.13 */
+        kc_bench_fill(&rng, lat, 4 * h * h, 1.7f); /* ~unit variance like real latents/0.13 */
         const double fl = kc_vae_decode_flops(&cfg, 1, h, h);
         double best = 1e30;
         for (int r = 0; r < steps && !rc; r++) {
@@ -159,7 +113,7 @@ int main(int argc, char **argv) {
                 free(mom);
                 rc = 1;
             } else {
-                for (int64_t i = 0; i < 3 * H * H; i++) img[i] = urand();
+                kc_bench_fill(&rng, img, 3 * H * H, 1.0f);
                 const double efl = kc_vae_encode_flops(&cfg, 1, H, H);
                 double s0 = kc_time_now();
                 if (kc_vae_encode(&ex, v, img, 1, H, H, &t, mom, &ea, NULL, NULL, &err)) {

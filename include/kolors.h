@@ -199,6 +199,56 @@ void kolors_gen_params_default(kolors_gen_params *g);
 /* Generates one image into *out (free with kolors_image_free). */
 int kolors_generate(kolors_model *m, const kolors_gen_params *g, kolors_image *out, kolors_error *err);
 
+/* ---- benchmarks ------------------------------------------------------------------------- */
+
+typedef enum { KOLORS_BENCH_UNET = 0, KOLORS_BENCH_TEXT_ENCODER = 1, KOLORS_BENCH_VAE_DECODE = 2 } kolors_bench_workload;
+
+typedef struct {
+    int workload;               /* kolors_bench_workload */
+    const char *model_dir;      /* real weights from this folder; NULL = random weights in memory of
+                                   the full-size Kolors component (reduced by layers / width_div) */
+    int width, height;          /* image pixels, multiples of 8 (unet, vae-decode); default 1024 */
+    int batch;                  /* default 2 (unet: one guided step; text: cond + uncond prompts); vae 1 */
+    int tokens;                 /* text tokens (unet context, text encoder); default 256 */
+    int repeat;                 /* timed runs (default 1); median and min are reported */
+    int warmup;                 /* untimed runs before them (default 0) */
+    int n_threads;              /* 0 = physical cores */
+    kolors_precision precision; /* DEFAULT = bf16 products, the fast path */
+    const char *isa;            /* kernel table ("ref", "avx2", "avx512", "avx512bf16"); NULL = best */
+    int layers;                 /* reduced run: text encoder runs its first `layers` blocks, the U-Net
+                                   caps every transformer depth at `layers`; 0 = all. The time is
+                                   also projected to the full model by the FLOP ratio. */
+    int width_div;              /* random weights only: channel widths / width_div (0 or 1 = full) */
+    int weights_bf16;           /* random weights stored as BF16 instead of F16 */
+    int vae_tiling;             /* -1 auto, 0 off, 1 on (vae-decode) */
+} kolors_bench_params;
+
+typedef struct {
+    const char *workload;       /* "unet", "text-encoder", "vae-decode" */
+    char shape[96];             /* e.g. "2x4x128x128 tokens 256" */
+    char isa[16];               /* kernel table that ran */
+    char precision[8];          /* "fp32" or "bf16" */
+    char weights[8];            /* "random" or "model" */
+    char dtype[8];              /* dtype of most weight bytes ("F16", "BF16", "F32") */
+    int threads, repeats, warmup;
+    double median_s, min_s, max_s;
+    double gflop, gflops;       /* analytic work of one run (2 x multiply-adds) and its rate */
+    int scaled;                 /* 1 when layers < the model's: the scaled_* figures project */
+    double scale;               /* full-model FLOPs / measured FLOPs (1 when not scaled) */
+    double scaled_median_s, scaled_gflop;
+    int layers_run, layers_total; /* text: blocks; unet: transformer blocks; vae: 0 */
+    int width_div;
+    double setup_s;             /* weights generated or mapped, model bound */
+    double weights_mb, arena_mb, peak_rss_mb;
+    double mean_abs_out;        /* sanity: mean |output| of the last run */
+    int finite;                 /* 1 when every output value was finite */
+} kolors_bench_result;
+
+void kolors_bench_params_default(kolors_bench_params *p);
+/* Builds the component (random or from model_dir), runs it warmup + repeat times on random
+ * inputs and measures. Prints nothing. */
+int kolors_bench(const kolors_bench_params *p, kolors_bench_result *r, kolors_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -18,6 +18,7 @@ int cmd_run_unet(int argc, char **argv);
 int cmd_run_vae(int argc, char **argv);    /* argv[0] = "vae-decode" or "vae-encode" */
 int cmd_noise(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
+int cmd_bench(int argc, char **argv);      /* unet / text-encoder / vae-decode timing as one JSON line */
 
 /* Prints "kolors <cmd>: <message>" to stderr and returns 1. */
 int cli_fail(const char *cmd, const kolors_error *e);

@@ -21,6 +21,7 @@ static const struct {
     {"encode", cmd_encode, "prompts -> ChatGLM3 embeddings (safetensors)"},
     {"run", cmd_run, "run one component (unet, vae-decode, vae-encode) on tensors from a file"},
     {"noise", cmd_noise, "torch-compatible seeded Gaussian noise (safetensors)"},
+    {"bench", cmd_bench, "time the U-Net, text encoder or VAE decode (random weights or a model); one JSON line"},
 };
 
 static void usage(FILE *f) {
