@@ -2,7 +2,7 @@
  * src/pipeline run over this model's components. The backend callbacks below connect the loop to
  * the text encoder (public kolors_encode, released before denoising), the U-Net (internal API, so
  * text-context projection and the cross-attention K/V are computed once per image instead of once
- * per step, and the activation arena is sized once) and the VAE. */
+ * per step, and the activation arena is sized once; released before the VAE decode) and the VAE. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,6 +82,12 @@ static void be_unet_end(void *user) {
     st->ctx = NULL;
     st->kv = NULL;
     kc_arena_free(&st->arena);
+}
+
+static void be_release_unet(void *user) {
+    gen_state *st = user;
+    kc_api_unet_free(st->m);
+    st->unet = NULL;
 }
 
 static kc_status be_vae_decode(void *user, const float *z, int64_t h, int64_t w, float *image, kc_err *err) {
@@ -169,7 +175,7 @@ int kolors_generate(kolors_model *m, const kolors_gen_params *g, kolors_image *o
     kc_pipe_backend be = {
         .user = &st, .tokens = KOLORS_MAX_LENGTH, .text_width = hidden, .pooled_width = hidden,
         .encode = be_encode, .release_text = be_release_text, .unet_begin = be_unet_begin, .unet = be_unet,
-        .unet_end = be_unet_end, .vae_decode = be_vae_decode, .vae_encode = be_vae_encode,
+        .unet_end = be_unet_end, .release_unet = be_release_unet, .vae_decode = be_vae_decode, .vae_encode = be_vae_encode,
         .tap = m->tap ? be_tap : NULL, .progress = be_progress, .log = &m->log,
     };
     size_t bytes = (size_t)g->width * (size_t)g->height * 3;

@@ -301,6 +301,9 @@ kc_status kc_pipe_run(const kc_pipe_backend *be, const kc_pipe_params *p, uint8_
     }
     be->unet_end(be->user);
     unet_open = 0;
+    /* The VAE decode's activations are the largest of the run at big sizes: let them reuse the
+     * U-Net's memory instead of adding to it (a next image maps the U-Net again). */
+    if (be->release_unet) be->release_unet(be->user);
     stage_done(&clock, "denoising");
     if ((s = check_finite(x, n, "final latents", err))) goto done;
     tap(be, "pipeline.final_latents", x, 4, slat);

@@ -69,6 +69,8 @@ typedef struct {
     kc_status (*unet_begin)(void *user, int64_t B, int64_t h, int64_t w, const float *embeds, kc_err *err);
     kc_status (*unet)(void *user, const kc_pipe_unet_call *c, float *noise_pred, kc_err *err);
     void (*unet_end)(void *user);
+    /* Frees the U-Net's weights (after denoising, before the VAE decode). May be NULL. */
+    void (*release_unet)(void *user);
     /* z [1, 4, h, w] (already / scaling_factor) -> image [1, 3, 8h, 8w] unclamped. */
     kc_status (*vae_decode)(void *user, const float *z, int64_t h, int64_t w, float *image, kc_err *err);
     /* image [1, 3, H, W] in [-1, 1] -> mean, logvar [1, 4, H/8, W/8] (logvar clamped). */

@@ -34,11 +34,12 @@ static int on_progress(int step, int n_steps, double elapsed, void *user) {
     return p->cancel_at && step >= p->cancel_at;
 }
 
-/* At the first pipeline tap (the prompt embeddings, right after encoding): is the U-Net loaded? */
-static int g_unet_loaded_at_encode = -1;
+/* Is the U-Net loaded right after encoding (prompt embeddings) and right before the VAE decode? */
+static int g_unet_loaded_at_encode = -1, g_unet_loaded_at_decode = -1;
 static void on_tap_order(const char *name, const float *data, int ndim, const int64_t *shape, void *user) {
     (void)data, (void)ndim, (void)shape;
     if (!strcmp(name, "pipeline.prompt_embeds")) g_unet_loaded_at_encode = ((kolors_model *)user)->unet != NULL;
+    if (!strcmp(name, "pipeline.vae_decode_input")) g_unet_loaded_at_decode = ((kolors_model *)user)->unet != NULL;
 }
 
 static const char *demo_dir(void) {
@@ -221,12 +222,14 @@ int main(void) {
     kolors_image_free(&a);
     kolors_model_free(m);
 
-    /* Memory order on a fresh model: the U-Net's weights are not loaded while the text encoder's are. */
+    /* Memory order on a fresh model: the U-Net's weights are loaded neither while the text encoder's
+     * are nor during the VAE decode. */
     if (kolors_model_open(&p, &m, &e) == 0) {
         kolors_model_set_tap(m, on_tap_order, m);
         small(&g);
         generate(m, &g, &y, "fresh model");
         KC_CHECK(g_unet_loaded_at_encode == 0, "U-Net loaded while the prompts were encoded (%d)", g_unet_loaded_at_encode);
+        KC_CHECK(g_unet_loaded_at_decode == 0, "U-Net still loaded at the VAE decode (%d)", g_unet_loaded_at_decode);
         kolors_image_free(&y);
         kolors_model_free(m);
     }
