@@ -2,7 +2,7 @@
  * counted for full masks, half for causal), per kernel table and thread count. The machine is
  * shared: GFLOP per CPU-second is printed next to the wall-clock figure.
  *
- *   bench_attention [--threads 1,2] [--reps N] [--tables avx512bf16,ref] [--only NAME]
+ *   bench_attention [--threads 1,2] [--prec fp32,bf16] [--reps N] [--tables avx512bf16,ref] [--only NAME]
  *
  * Dimension letters: N batch, NH/NKV heads, D head dim, Tq/Tk tokens. */
 #include <math.h>
@@ -35,11 +35,12 @@ static double cpu_now(void) {
 }
 
 int main(int argc, char **argv) {
-    const char *threads = "1,2", *tables = NULL, *only = NULL;
+    const char *threads = "1,2", *tables = NULL, *only = NULL, *precs = "fp32,bf16";
     int reps = 2;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--threads")) threads = argv[i + 1];
         else if (!strcmp(argv[i], "--reps")) reps = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--prec")) precs = argv[i + 1];
         else if (!strcmp(argv[i], "--tables")) tables = argv[i + 1];
         else if (!strcmp(argv[i], "--only")) only = argv[i + 1];
         else { fprintf(stderr, "unknown option %s\n", argv[i]); return 2; }
@@ -67,9 +68,11 @@ int main(int argc, char **argv) {
             const kc_kernels *kt = NULL;
             kc_err err = {0};
             if (kc_kernels_select(name, &kt, &err)) { fprintf(stderr, "%s\n", err.msg); return 1; }
+            for (const char *pp = precs; *pp;) {
+            const kc_precision prec = !strncmp(pp, "bf16", 4) ? KC_PREC_BF16 : KC_PREC_FP32;
             for (const char *tp = threads; *tp;) {
                 kc_exec ex;
-                kc_exec_init(&ex, atoi(tp), KC_PREC_FP32);
+                kc_exec_init(&ex, atoi(tp), prec);
                 ex.k = kt;
                 double best = 1e30, best_cpu = 1e30;
                 for (int r = 0; r < reps + 1; r++) {
@@ -79,11 +82,14 @@ int main(int argc, char **argv) {
                     if (r > 0 && dt < best) best = dt;
                     if (r > 0 && dc < best_cpu) best_cpu = dc;
                 }
-                printf("%-48s %-10s threads=%d  %8.4f s  %7.1f GFLOP/s  (%6.1f GFLOP per CPU-second)\n", sh->name, name,
-                       ex.n_threads, best, gflop / best, gflop / best_cpu);
+                printf("%-48s %-10s %s threads=%d  %8.4f s  %7.1f GFLOP/s  (%6.1f GFLOP per CPU-second)\n", sh->name, name,
+                       prec == KC_PREC_BF16 ? "bf16" : "fp32", ex.n_threads, best, gflop / best, gflop / best_cpu);
                 fflush(stdout);
                 tp = strchr(tp, ',');
                 tp = tp ? tp + 1 : "";
+            }
+            pp = strchr(pp, ',');
+            pp = pp ? pp + 1 : "";
             }
             tb += len;
             if (*tb == ',') tb++;

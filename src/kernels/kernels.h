@@ -76,10 +76,17 @@ typedef struct kc_kernels {
      * State per query row i: running max m[i], running sum l[i], accumulator acc[i*D..]. The
      * key range of query i is [j0[i], j1[i]) within [0, nk) (masks; an empty range leaves the
      * row's state unchanged). m starts at -INFINITY, l and acc at 0; the caller divides acc
-     * by l at the end. `s` is scratch of (nq + D) * (nk + 63) floats. */
+     * by l at the end. `s` is scratch of
+     * (nq + D + 16) * (nk + 63) + nq * D floats. */
     void (*attn_block)(const float *q, int64_t ldq, const float *k, int64_t ldk, const float *v, int64_t ldv, int64_t nq,
                        int64_t nk, int64_t D, float scale, const int64_t *j0, const int64_t *j1, float *m, float *l,
                        float *acc, float *s);
+    /* The same with bf16 products (q, k, P, v rounded to bf16; scores, softmax and sums in
+     * fp32) for KC_PREC_BF16; NULL where the CPU has no bf16 dot product (ops/ then runs
+     * attn_block). */
+    void (*attn_block_bf16)(const float *q, int64_t ldq, const float *k, int64_t ldk, const float *v, int64_t ldv,
+                            int64_t nq, int64_t nk, int64_t D, float scale, const int64_t *j0, const int64_t *j1,
+                            float *m, float *l, float *acc, float *s);
 } kc_kernels;
 
 const kc_kernels *kc_kernels_ref(void);

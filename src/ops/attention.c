@@ -24,8 +24,12 @@ kc_status kc_op_attention(const kc_exec *ex, const kc_attn_args *a, kc_err *err)
     if (a->N <= 0 || a->Tq <= 0 || a->NH <= 0) return KC_OK;
     const kc_kernels *kt = ex->k ? ex->k : kc_kernels_default();
     const int64_t rep = a->NH / a->NKV, D = a->D, nqb = (a->Tq + BQ - 1) / BQ;
-    /* per thread: acc [BQ*D] + scratch [(BQ + D) * (BK + 63)] */
-    const size_t need = ((size_t)BQ * (size_t)D + (size_t)(BQ + D) * (BK + 63)) * sizeof(float);
+    /* per thread: acc [BQ*D] + kernel scratch [(BQ + D + 16) * (BK + 63) + BQ * D] */
+    const size_t need = ((size_t)BQ * (size_t)D * 2 + (size_t)(BQ + D + 16) * (BK + 63)) * sizeof(float);
+    /* KC_PREC_BF16: bf16 products where the table has them (scores and softmax stay fp32). */
+    void (*block)(const float *, int64_t, const float *, int64_t, const float *, int64_t, int64_t, int64_t, int64_t, float,
+                  const int64_t *, const int64_t *, float *, float *, float *, float *) =
+        ex->precision == KC_PREC_BF16 && kt->attn_block_bf16 ? kt->attn_block_bf16 : kt->attn_block;
     int failed = 0;
 #pragma omp parallel for collapse(3) schedule(dynamic, 1) num_threads(ex->n_threads)
     for (int64_t b = 0; b < a->N; b++)
@@ -60,7 +64,7 @@ kc_status kc_op_attention(const kc_exec *ex, const kc_attn_args *a, kc_err *err)
                 for (int64_t kb = kmin / BK * BK; kb < kmax; kb += BK) {
                     const int64_t nk = a->Tk - kb < BK ? a->Tk - kb : BK;
                     for (int64_t r = 0; r < nq; r++) { j0[r] = lo[r] - kb; j1[r] = hi[r] - kb; }
-                    kt->attn_block(q, a->q_ts, a->k + b * a->k_bs + kb * a->k_ts + hk * D, a->k_ts,
+                    block(q, a->q_ts, a->k + b * a->k_bs + kb * a->k_ts + hk * D, a->k_ts,
                                    a->v + b * a->v_bs + kb * a->v_ts + hk * D, a->v_ts, nq, nk, D, a->scale, j0, j1, m, l,
                                    acc, s);
                 }

@@ -62,19 +62,11 @@ static inline __attribute__((always_inline)) void pv(const int R, const float *p
                                                      const float *v, int64_t ldv, int64_t D, const float *corr,
                                                      float *acc, int64_t i0) {
     for (int64_t d = 0; d < D; d += 64) {
-        const int64_t left = D - d;
-        const __mmask16 m0 = kc_mask16(left), m1 = kc_mask16(left - 16 < 0 ? 0 : left - 16),
-                        m2 = kc_mask16(left - 32 < 0 ? 0 : left - 32), m3 = kc_mask16(left - 48 < 0 ? 0 : left - 48);
+        __mmask16 mk[4];
+        kc_attn_masks64(D - d, mk);
+        const __mmask16 m0 = mk[0], m1 = mk[1], m2 = mk[2], m3 = mk[3];
         __m512 c[QB][4];
-#pragma GCC unroll 4
-        for (int r = 0; r < R; r++) {
-            const __m512 cr = _mm512_set1_ps(corr[i0 + r]);
-            float *ar = acc + (i0 + r) * D + d;
-            c[r][0] = _mm512_mul_ps(_mm512_maskz_loadu_ps(m0, ar), cr);
-            c[r][1] = _mm512_mul_ps(_mm512_maskz_loadu_ps(m1, ar + 16), cr);
-            c[r][2] = _mm512_mul_ps(_mm512_maskz_loadu_ps(m2, ar + 32), cr);
-            c[r][3] = _mm512_mul_ps(_mm512_maskz_loadu_ps(m3, ar + 48), cr);
-        }
+        kc_attn_acc_load(R, c, acc, D, d, corr, i0, mk);
         const float *vj = v + d;
         for (int64_t j = 0; j < nk; j++, vj += ldv) {
             __m512 v0 = _mm512_maskz_loadu_ps(m0, vj), v1 = _mm512_maskz_loadu_ps(m1, vj + 16),
@@ -88,14 +80,7 @@ static inline __attribute__((always_inline)) void pv(const int R, const float *p
                 c[r][3] = _mm512_fmadd_ps(pj, v3, c[r][3]);
             }
         }
-#pragma GCC unroll 4
-        for (int r = 0; r < R; r++) {
-            float *ar = acc + (i0 + r) * D + d;
-            _mm512_mask_storeu_ps(ar, m0, c[r][0]);
-            _mm512_mask_storeu_ps(ar + 16, m1, c[r][1]);
-            _mm512_mask_storeu_ps(ar + 32, m2, c[r][2]);
-            _mm512_mask_storeu_ps(ar + 48, m3, c[r][3]);
-        }
+        kc_attn_acc_store(R, c, acc, D, d, i0, mk);
     }
 }
 
@@ -114,35 +99,8 @@ void kc_attn_block_avx512(const float *q, int64_t ldq, const float *k, int64_t l
     float corr[256];
     for (int64_t i0 = 0; i0 < nq; i0 += 256) {
         const int64_t nr = nq - i0 < 256 ? nq - i0 : 256;
-        for (int64_t r = 0; r < nr; r++) {
-            const int64_t row = i0 + r;
-            const int64_t a = j0[row] < 0 ? 0 : j0[row], b = j1[row] > nk ? nk : j1[row];
-            float *sr = s + row * nkp;
-            if (a >= b) { /* nothing visible in this block: state unchanged */
-                for (int64_t j = 0; j < nkp; j += 16) _mm512_storeu_ps(sr + j, _mm512_setzero_ps());
-                corr[r] = 1.0f;
-                continue;
-            }
-            __m512 mx = _mm512_set1_ps(-INFINITY);
-            for (int64_t j = 0; j < nkp; j += 16) {
-                __mmask16 in = (__mmask16)(kc_mask16(b - j < 0 ? 0 : b - j) & ~kc_mask16(a - j < 0 ? 0 : a - j));
-                mx = _mm512_mask_max_ps(mx, in, mx, _mm512_loadu_ps(sr + j));
-            }
-            float mnew = _mm512_reduce_max_ps(mx);
-            if (m[row] > mnew) mnew = m[row];
-            const __m512 vm = _mm512_set1_ps(mnew);
-            __m512 sum = _mm512_setzero_ps();
-            for (int64_t j = 0; j < nkp; j += 16) {
-                __mmask16 in = (__mmask16)(kc_mask16(b - j < 0 ? 0 : b - j) & ~kc_mask16(a - j < 0 ? 0 : a - j));
-                __m512 e = _mm512_maskz_mov_ps(in, kc_exp512(_mm512_sub_ps(_mm512_loadu_ps(sr + j), vm)));
-                sum = _mm512_add_ps(sum, e);
-                _mm512_storeu_ps(sr + j, e);
-            }
-            const float c = expf(m[row] - mnew);
-            corr[r] = c;
-            l[row] = l[row] * c + _mm512_reduce_add_ps(sum);
-            m[row] = mnew;
-        }
+        for (int64_t r = 0; r < nr; r++)
+            corr[r] = kc_attn_softmax_row512(s + (i0 + r) * nkp, nkp, j0[i0 + r], j1[i0 + r], nk, m + i0 + r, l + i0 + r);
         int64_t r = 0;
         for (; r + QB <= nr; r += QB) pv(QB, s + i0 * nkp, nkp, nk, v, ldv, D, corr, acc + i0 * D, r);
         for (; r < nr; r++) pv(1, s + i0 * nkp, nkp, nk, v, ldv, D, corr, acc + i0 * D, r);

@@ -4,6 +4,7 @@
 #define KC_KERNELS_AVX512_SIMD512_H
 
 #include <immintrin.h>
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -125,6 +126,68 @@ static inline void kc_store_tile512(int mr, const __m512 *c0, const __m512 *c1, 
             _mm512_mask_storeu_ps(yr, k0m, _mm512_add_ps(_mm512_maskz_loadu_ps(k0m, yr), c0[r]));
             _mm512_mask_storeu_ps(yr + 16, k1m, _mm512_add_ps(_mm512_maskz_loadu_ps(k1m, yr + 16), c1[r]));
         }
+    }
+}
+
+
+/* Online-softmax update of one attention row over a block of scores sr [nkp] (multiple of
+ * 16): keys [a, b) ∩ [0, nk) are visible. sr becomes P = exp(s - m_new) (0 where masked), the
+ * running max *m and sum *l are updated, and the factor exp(m_old - m_new) that rescales the
+ * row's accumulator is returned (1 with P = 0 when nothing is visible: state unchanged). */
+static inline float kc_attn_softmax_row512(float *sr, int64_t nkp, int64_t a, int64_t b, int64_t nk, float *m, float *l) {
+    if (a < 0) a = 0;
+    if (b > nk) b = nk;
+    if (a >= b) {
+        for (int64_t j = 0; j < nkp; j += 16) _mm512_storeu_ps(sr + j, _mm512_setzero_ps());
+        return 1.0f;
+    }
+    __m512 mx = _mm512_set1_ps(-INFINITY);
+    for (int64_t j = 0; j < nkp; j += 16) {
+        __mmask16 in = (__mmask16)(kc_mask16(b - j < 0 ? 0 : b - j) & ~kc_mask16(a - j < 0 ? 0 : a - j));
+        mx = _mm512_mask_max_ps(mx, in, mx, _mm512_loadu_ps(sr + j));
+    }
+    float mnew = _mm512_reduce_max_ps(mx);
+    if (*m > mnew) mnew = *m;
+    const __m512 vm = _mm512_set1_ps(mnew);
+    __m512 sum = _mm512_setzero_ps();
+    for (int64_t j = 0; j < nkp; j += 16) {
+        __mmask16 in = (__mmask16)(kc_mask16(b - j < 0 ? 0 : b - j) & ~kc_mask16(a - j < 0 ? 0 : a - j));
+        __m512 e = _mm512_maskz_mov_ps(in, kc_exp512(_mm512_sub_ps(_mm512_loadu_ps(sr + j), vm)));
+        sum = _mm512_add_ps(sum, e);
+        _mm512_storeu_ps(sr + j, e);
+    }
+    const float c = expf(*m - mnew);
+    *l = *l * c + _mm512_reduce_add_ps(sum);
+    *m = mnew;
+    return c;
+}
+
+
+/* P·V accumulator block of R query rows (R <= 6) × 64 head dims starting at d: masks for the
+ * dims left, load acc·corr, store back. Shared by the fp32 and bf16 attention kernels. */
+static inline void kc_attn_masks64(int64_t left, __mmask16 mk[4]) {
+    for (int u = 0; u < 4; u++) mk[u] = kc_mask16(left - 16 * u < 0 ? 0 : left - 16 * u);
+}
+
+static inline __attribute__((always_inline)) void kc_attn_acc_load(const int R, __m512 c[][4], const float *acc, int64_t D,
+                                                                   int64_t d, const float *corr, int64_t i0,
+                                                                   const __mmask16 mk[4]) {
+#pragma GCC unroll 6
+    for (int r = 0; r < R; r++) {
+        const __m512 cr = _mm512_set1_ps(corr[i0 + r]);
+        const float *ar = acc + (i0 + r) * D + d;
+#pragma GCC unroll 4
+        for (int u = 0; u < 4; u++) c[r][u] = _mm512_mul_ps(_mm512_maskz_loadu_ps(mk[u], ar + 16 * u), cr);
+    }
+}
+
+static inline __attribute__((always_inline)) void kc_attn_acc_store(const int R, __m512 c[][4], float *acc, int64_t D,
+                                                                    int64_t d, int64_t i0, const __mmask16 mk[4]) {
+#pragma GCC unroll 6
+    for (int r = 0; r < R; r++) {
+        float *ar = acc + (i0 + r) * D + d;
+#pragma GCC unroll 4
+        for (int u = 0; u < 4; u++) _mm512_mask_storeu_ps(ar + 16 * u, mk[u], c[r][u]);
     }
 }
 
