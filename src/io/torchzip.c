@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <zlib.h>
+
 #include "core/checked.h"
 #include "core/mapfile.h"
 #include "io/pickle.h"
@@ -35,6 +37,7 @@ typedef struct {
     const unsigned char *name; /* not NUL-terminated: points into the file */
     size_t nlen;
     uint64_t off, size;        /* data bytes */
+    uint32_t crc;              /* CRC-32 from the central directory */
 } zentry;
 
 struct kc_torchzip_impl {
@@ -69,7 +72,7 @@ static int cmp_zentry(const void *a, const void *b) {
 }
 
 static const zentry *find_entry(const zentry *e, int64_t n, const char *name) {
-    zentry key = {(const unsigned char *)name, strlen(name), 0, 0};
+    zentry key = {(const unsigned char *)name, strlen(name), 0, 0, 0};
     return bsearch(&key, e, (size_t)n, sizeof *e, cmp_zentry);
 }
 
@@ -210,6 +213,7 @@ static kc_status read_entries(const unsigned char *d, uint64_t size, const char 
         e[i].nlen = nlen;
         e[i].off = doff;
         e[i].size = usz;
+        e[i].crc = (uint32_t)rd(c + 16, 4);
         p += CENTRAL_LEN + nlen + elen + clen;
     }
     (void)limit;
@@ -284,6 +288,24 @@ static kc_status build(kc_torchzip_impl *z, const unsigned char *d, uint64_t siz
     snprintf(nm, sizeof nm, "%sdata.pkl", root);
     const zentry *pk = find_entry(e, ne, nm);
     snprintf(what, sizeof what, "%s: %s", path, nm);
+    /* The pickle decides every name and range, so check its CRC (cheap: a few KB). Storages are
+     * not checked: that would read the whole multi-GB file at open (torch's miniz reader does). */
+    {
+        uLong crc = crc32(0L, Z_NULL, 0);
+        for (uint64_t k = 0; k < pk->size;) {
+            uInt chunk = pk->size - k > (1u << 30) ? (1u << 30) : (uInt)(pk->size - k);
+            crc = crc32(crc, d + pk->off + k, chunk);
+            k += chunk;
+        }
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+        crc = pk->crc;
+#endif
+        if ((uint32_t)crc != pk->crc) {
+            s = kc_fail(err, KC_ERR_FORMAT, "%s: CRC-32 is %08x but the zip directory says %08x (corrupt file)", what,
+                        (unsigned)crc, (unsigned)pk->crc);
+            goto done;
+        }
+    }
     s = kc_pickle_load_state_dict(d + pk->off, (size_t)pk->size, what, &pt, &npt, err);
     if (s) goto done;
 

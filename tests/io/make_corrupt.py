@@ -96,6 +96,7 @@ put("tz_good.pt", ckpt(good_pkl))
 put("tz_good_zip64.pt", ckpt(good_pkl, root="tz_good_zip64", zip64=True))
 put("tz_good_byteorder.pt", ckpt(good_pkl, extra=[("archive/byteorder", b"little")]))
 # Defects, one each.
+put("tz_pkl_crc.pt", ckpt(good_pkl).replace(P("f32"), P("f33"), 1))  # pickle byte changed, CRC not
 put("tz_bigendian.pt", ckpt(good_pkl, extra=[("archive/byteorder", b"big")]))
 put("tz_truncated.pt", ckpt(good_pkl)[:700])
 put("tz_no_eocd.pt", ckpt(good_pkl)[:-22])

@@ -182,6 +182,7 @@ static const bad_case bad_cases[] = {
     {"tz_outside_root.pt", KC_ERR_FORMAT, "entry 'evil/x' is outside the checkpoint folder 'archive/'"},
     {"tz_duplicate_entry.pt", KC_ERR_FORMAT, "entry 'archive/data/0' appears twice"},
     {"tz_deflated.pt", KC_ERR_UNSUPPORTED, "entry 'archive/data.pkl' is compressed (zip method 8, deflate)"},
+    {"tz_pkl_crc.pt", KC_ERR_FORMAT, "archive/data.pkl: CRC-32 is"},
     {"tz_bigendian.pt", KC_ERR_UNSUPPORTED, "byte order"},
     {"tz_truncated.pt", KC_ERR_FORMAT, "no zip end-of-central-directory record"},
     {"tz_no_eocd.pt", KC_ERR_FORMAT, "no zip end-of-central-directory record"},
