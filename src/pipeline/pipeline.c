@@ -213,6 +213,10 @@ kc_status kc_pipe_run(const kc_pipe_backend *be, const kc_pipe_params *p, uint8_
             goto done;
     }
     const int N = kc_sampler_steps(smp);
+    if (N != p->steps) { /* the buffers above are sized by p->steps */
+        s = kc_fail(err, KC_ERR_INTERNAL, "sampler built %d steps for %d requested", N, p->steps);
+        goto done;
+    }
     int k0 = 0;
     kc_rng rng;
     kc_rng_seed(&rng, p->seed);
