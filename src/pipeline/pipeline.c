@@ -171,6 +171,27 @@ kc_status kc_pipe_run(const kc_pipe_backend *be, const kc_pipe_params *p, uint8_
         goto done;
     }
 
+    /* 0. The sampler first: a bad scheduler config fails before any expensive work. */
+    {
+        kc_sched_config scfg;
+        kc_sampler_kind kind;
+        int karras = 0;
+        if (p->scheduler_config && *p->scheduler_config) {
+            if ((s = kc_sched_config_load(p->scheduler_config, &scfg, err))) goto done;
+        } else {
+            kc_log(be->log, KC_LOG_WARN, "the model has no scheduler_config.json: using Kolors' scheduler settings");
+            kc_sched_config_kolors(&scfg);
+        }
+        if ((s = sampler_kind(p, &scfg, &kind, &karras, err)) ||
+            (s = kc_sampler_create(&scfg, kind, p->steps, karras, &smp, err)))
+            goto done;
+    }
+    const int N = kc_sampler_steps(smp);
+    if (N != p->steps) { /* the buffers above are sized by p->steps */
+        s = kc_fail(err, KC_ERR_INTERNAL, "sampler built %d steps for %d requested", N, p->steps);
+        goto done;
+    }
+
     /* 1. Text: [negative, prompt] as one batch (negative first), or the prompt alone without CFG. */
     {
         const char *prompts[2] = {neg, p->prompt};
@@ -198,25 +219,6 @@ kc_status kc_pipe_run(const kc_pipe_backend *be, const kc_pipe_params *p, uint8_
     }
 
     /* 2. Initial latents. */
-    {
-        kc_sched_config scfg;
-        kc_sampler_kind kind;
-        int karras = 0;
-        if (p->scheduler_config && *p->scheduler_config) {
-            if ((s = kc_sched_config_load(p->scheduler_config, &scfg, err))) goto done;
-        } else {
-            kc_log(be->log, KC_LOG_WARN, "the model has no scheduler_config.json: using Kolors' scheduler settings");
-            kc_sched_config_kolors(&scfg);
-        }
-        if ((s = sampler_kind(p, &scfg, &kind, &karras, err)) ||
-            (s = kc_sampler_create(&scfg, kind, p->steps, karras, &smp, err)))
-            goto done;
-    }
-    const int N = kc_sampler_steps(smp);
-    if (N != p->steps) { /* the buffers above are sized by p->steps */
-        s = kc_fail(err, KC_ERR_INTERNAL, "sampler built %d steps for %d requested", N, p->steps);
-        goto done;
-    }
     int k0 = 0;
     kc_rng rng;
     kc_rng_seed(&rng, p->seed);

@@ -5,6 +5,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "api/model_internal.h" /* to see that the text encoder is unloaded while denoising */
 #include "harness.h"
@@ -221,6 +223,43 @@ int main(void) {
 
     kolors_image_free(&a);
     kolors_model_free(m);
+
+    /* A scheduler config kolors.c does not implement is refused before the text encoder runs. */
+    {
+        char dir[600], sub[700], target[4300];
+        snprintf(dir, sizeof dir, "%s/vpred", kc_test_tmpdir());
+        mkdir(dir, 0700);
+        static const char *parts[] = {"model_index.json", "text_encoder", "tokenizer", "unet", "vae"};
+        for (size_t i = 0; i < sizeof parts / sizeof *parts; i++) {
+            snprintf(sub, sizeof sub, "%s/%s", dir, parts[i]);
+            snprintf(target, sizeof target, "%s/%s", demo_dir(), parts[i]);
+            if (symlink(target, sub) != 0) printf("note: symlink %s failed\n", sub);
+        }
+        snprintf(sub, sizeof sub, "%s/scheduler", dir);
+        mkdir(sub, 0700);
+        snprintf(sub, sizeof sub, "%s/scheduler/scheduler_config.json", dir);
+        FILE *f = fopen(sub, "w");
+        if (f) {
+            fputs("{\"_class_name\": \"EulerDiscreteScheduler\", \"num_train_timesteps\": 1100, \"beta_start\": 0.00085,"
+                  " \"beta_end\": 0.014, \"beta_schedule\": \"scaled_linear\", \"prediction_type\": \"v_prediction\","
+                  " \"timestep_spacing\": \"leading\", \"steps_offset\": 1}\n", f);
+            fclose(f);
+        }
+        kolors_params pv = p;
+        pv.model_dir = dir;
+        if (kolors_model_open(&pv, &m, &e) == 0) {
+            kolors_model_set_tap(m, on_tap, NULL);
+            small(&g);
+            g_tap_calls = 0;
+            int rc2 = kolors_generate(m, &g, &y, &e);
+            KC_CHECK(rc2 != 0 && strstr(e.message, "prediction_type") && g_tap_calls == 0,
+                     "v_prediction scheduler: rc %d, \"%s\", %d taps before the refusal", rc2, e.message, g_tap_calls);
+            kolors_image_free(&y);
+            kolors_model_free(m);
+        } else {
+            KC_CHECK(0, "open %s: %s", dir, e.message);
+        }
+    }
 
     /* Memory order on a fresh model: the U-Net's weights are loaded neither while the text encoder's
      * are nor during the VAE decode. */
