@@ -171,6 +171,11 @@ int kolors_generate(kolors_model *m, const kolors_gen_params *g, kolors_image *o
         return kc_api_err(error, &err);
     }
 
+    /* The VAE (small, mapped only) now rather than after the whole denoising: a missing or broken
+     * VAE file is reported before any work. */
+    struct kc_vae *vae = NULL;
+    if ((s = kc_api_vae(m, &vae, &err))) return kc_api_err(error, &err);
+
     gen_state st = {.m = m, .g = g};
     kc_pipe_backend be = {
         .user = &st, .tokens = KOLORS_MAX_LENGTH, .text_width = hidden, .pooled_width = hidden,

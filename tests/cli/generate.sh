@@ -84,6 +84,12 @@ refuse -- "--batch-count" -p x -b 0
 refuse "unknown option" -p x --bogus
 refuse "needs a value" -p
 refuse "model" -p x -W 64 -H 64 -m "$TMP/no-such-model"
+# a model without VAE weights: refused before the text encoder and the U-Net run
+mkdir -p "$TMP/novae/vae"
+for x in model_index.json text_encoder tokenizer unet scheduler; do ln -s "$SRC/models/demo/$x" "$TMP/novae/$x"; done
+cp "$SRC/models/demo/vae/config.json" "$TMP/novae/vae/"
+refuse "no weights file" -p x -W 64 -H 64 -m "$TMP/novae"
+echo "$err" | grep -q "step"; [ $? -ne 0 ]; check $? "no denoising step ran before the VAE was found missing"
 
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
