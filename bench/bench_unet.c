@@ -8,16 +8,17 @@
  *   --div K          divide all channel widths by K (heads scale with them, head dim stays 64
  *                    where possible)
  *
+ * The timed runs are kolors_bench() (kolors.h; the same code as `kolors bench unet`), one call per
+ * size; --plan sizes the arena with the library's internals without generating weights.
+ *
  * Dimension letters: N batch, H/W latent size, T text tokens. */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/dtype.h"
-#include "core/sysinfo.h"
-#include "diffusion/unet.h"
 #include "api/bench_internal.h"
+#include "diffusion/unet.h"
+#include "kolors.h"
 
 static void usage(void) {
     printf("usage: bench_unet [--size PX]... [--batch N] [--threads N] [--precision fp32|bf16]\n"
@@ -57,6 +58,42 @@ int main(int argc, char **argv) {
     for (int s = 0; s < nsizes; s++)
         if (sizes[s] < 64 || sizes[s] % 8) { fprintf(stderr, "bench_unet: --size %d is not a multiple of 8 >= 64\n", sizes[s]); return 2; }
 
+    int rc = 0;
+    if (!plan_only) {
+        for (int si = 0; si < nsizes && !rc; si++) {
+            kolors_bench_params p;
+            kolors_bench_params_default(&p);
+            p.workload = KOLORS_BENCH_UNET;
+            p.width = p.height = sizes[si];
+            p.batch = (int)batch;
+            p.n_threads = (int)threads;
+            p.precision = prec == KC_PREC_FP32 ? KOLORS_PRECISION_FP32 : KOLORS_PRECISION_BF16;
+            p.layers = depth;
+            p.width_div = div;
+            p.repeat = steps;
+            kolors_bench_result r;
+            kolors_error e;
+            if (kolors_bench(&p, &r, &e)) {
+                fprintf(stderr, "bench_unet: %s\n", e.message);
+                return 1;
+            }
+            if (si == 0)
+                printf("U-Net %s: %.2f GB %s weights (random, generated in %.1f s), %d of %d transformer blocks; %d threads, "
+                       "%s, %s kernels\n",
+                       depth || div > 1 ? "REDUCED" : "Kolors full size", r.weights_mb / 1e3, r.dtype, r.setup_s,
+                       r.layers_run, r.layers_total, r.threads, r.precision, r.isa);
+            printf("%4dx%-4d batch %d: %8.2f s  %8.1f GFLOP/s  (%.3g TFLOP)  arena %.0f MB  peak RSS %.0f MB  mean|out| %.3f%s\n",
+                   sizes[si], sizes[si], p.batch, r.min_s, r.gflop / r.min_s, r.gflop / 1e3, r.arena_mb, r.peak_rss_mb,
+                   r.mean_abs_out, r.finite ? "" : "  NON-FINITE OUTPUT");
+            if (r.scaled)
+                printf("           full model (projected by FLOPs): %.2f s for %.3g TFLOP\n", r.min_s * r.scale,
+                       r.scaled_gflop / 1e3);
+            fflush(stdout);
+        }
+        return rc;
+    }
+
+    /* --plan: arena and K/V cache of the (reduced) configuration, weights not generated */
     kc_unet_config cfg;
     kc_unet_config_kolors(&cfg);
     kc_err err = {0};
@@ -66,79 +103,25 @@ int main(int argc, char **argv) {
     }
     kc_exec ex;
     kc_exec_init(&ex, (int)threads, prec);
-    double t0 = kc_time_now(), gb = 0;
+    double gb = 0;
     kc_unet *u = NULL;
-    if (kc_bench_unet_random(&cfg, KC_DTYPE_F16, plan_only, &u, &gb, &err)) {
+    if (kc_bench_unet_random(&cfg, KC_DTYPE_F16, 1, &u, &gb, &err)) {
         fprintf(stderr, "bench_unet: %s\n", err.msg);
         return 1;
     }
-    gb *= 1e-9;
-    printf("U-Net %s: %lld parameters (%.2f GB fp16, %s in %.1f s); blocks %lld/%lld/%lld, depth %lld/%lld/%lld; "
-           "%d threads, %s\n",
-           depth || div > 1 ? "REDUCED" : "Kolors full size", (long long)kc_unet_param_count(&cfg), gb,
-           plan_only ? "not generated (--plan)" : "generated", kc_time_now() - t0, (long long)cfg.block_out[0], (long long)cfg.block_out[1], (long long)cfg.block_out[2],
-           (long long)cfg.depth[0], (long long)cfg.depth[1], (long long)cfg.depth[2], ex.n_threads,
-           prec == KC_PREC_FP32 ? "fp32" : "bf16");
-    const int64_t N = batch, T = 256, E = kc_unet_text_width(&cfg), P = kc_unet_pooled_width(&cfg);
-    int rc = 0;
-    if (plan_only) {
-        for (int si = 0; si < nsizes && !rc; si++) {
-            const int64_t H = sizes[si] / 8, W = sizes[si] / 8;
-            size_t bytes = 0;
-            if (kc_unet_arena_bytes(u, &ex, N, H, W, T, 0, &bytes, &err)) { fprintf(stderr, "bench_unet: %s\n", err.msg); rc = 1; break; }
-            printf("%4dx%-4d batch %lld: activation arena %.1f MB, K/V cache %.1f MB, %.3g TFLOP\n", sizes[si], sizes[si],
-                   (long long)N, (double)bytes / 1e6, (double)kc_unet_kv_floats(u, N, T) * 4 / 1e6,
-                   kc_unet_flops(&cfg, N, H, W, T) / 1e12);
-        }
-        kc_unet_free(u);
-        return rc;
-    }
+    printf("U-Net %s: %lld parameters (%.2f GB fp16, not generated (--plan)); blocks %lld/%lld/%lld, depth %lld/%lld/%lld; "
+           "%d threads\n",
+           depth || div > 1 ? "REDUCED" : "Kolors full size", (long long)kc_unet_param_count(&cfg), gb * 1e-9,
+           (long long)cfg.block_out[0], (long long)cfg.block_out[1], (long long)cfg.block_out[2], (long long)cfg.depth[0],
+           (long long)cfg.depth[1], (long long)cfg.depth[2], ex.n_threads);
+    const int64_t N = batch, T = 256;
     for (int si = 0; si < nsizes && !rc; si++) {
         const int64_t H = sizes[si] / 8, W = sizes[si] / 8;
         size_t bytes = 0;
-        kc_arena ar = {0};
-        float *sample = malloc((size_t)(N * cfg.in_channels * H * W) * sizeof(float));
-        float *ehs = malloc((size_t)(N * T * E) * sizeof(float)), *ctx = malloc((size_t)(N * T * cfg.cross_dim) * sizeof(float));
-        float *te = malloc((size_t)(N * P + 1) * sizeof(float)), *tid = malloc((size_t)(N * 6) * sizeof(float));
-        float *ts = malloc((size_t)N * sizeof(float)), *out = malloc((size_t)(N * cfg.out_channels * H * W) * sizeof(float));
-        if (!sample || !ehs || !ctx || !te || !tid || !ts || !out) { fprintf(stderr, "bench_unet: out of memory\n"); rc = 1; }
-        if (!rc && (kc_unet_arena_bytes(u, &ex, N, H, W, T, 0, &bytes, &err) || kc_arena_init(&ar, "unet", bytes, &err))) {
-            fprintf(stderr, "bench_unet: %s\n", err.msg);
-            rc = 1;
-        }
-        if (!rc) {
-            kc_bench_rng rng = {0x9E3779B97F4A7C15ull};
-            kc_bench_fill(&rng, sample, N * cfg.in_channels * H * W, 1.0f);
-            kc_bench_fill(&rng, ehs, N * T * E, 1.0f);
-            kc_bench_fill(&rng, te, N * P, 1.0f);
-            for (int64_t n = 0; n < N; n++) {
-                ts[n] = 500.0f;
-                const float id[6] = {(float)sizes[si], (float)sizes[si], 0, 0, (float)sizes[si], (float)sizes[si]};
-                memcpy(tid + 6 * n, id, sizeof id);
-            }
-            double best = 1e30;
-            for (int r = 0; r < steps && !rc; r++) {
-                double t1 = kc_time_now();
-                kc_unet_input in = {N, H, W, T, sample, ts, ctx, te, tid, NULL};
-                if (kc_unet_project_context(&ex, u, ehs, N, T, ctx, NULL, NULL, &err) ||
-                    kc_unet_forward(&ex, u, &in, out, &ar, NULL, NULL, &err)) {
-                    fprintf(stderr, "bench_unet: %s\n", err.msg);
-                    rc = 1;
-                }
-                double dt = kc_time_now() - t1;
-                if (dt < best) best = dt;
-            }
-            double fl = kc_unet_flops(&cfg, N, H, W, T);
-            double sum = 0;
-            for (int64_t i = 0; i < N * cfg.out_channels * H * W; i++) sum += fabs(out[i]);
-            if (!rc)
-                printf("%4dx%-4d batch %lld: %8.2f s  %8.1f GFLOP/s  (%.3g TFLOP)  arena %.0f MB  peak RSS %.0f MB  "
-                       "mean|out| %.3f\n",
-                       sizes[si], sizes[si], (long long)N, best, fl / best / 1e9, fl / 1e12, (double)bytes / 1e6,
-                       (double)kc_peak_rss_bytes() / 1e6, sum / (double)(N * cfg.out_channels * H * W));
-        }
-        kc_arena_free(&ar);
-        free(sample); free(ehs); free(ctx); free(te); free(tid); free(ts); free(out);
+        if (kc_unet_arena_bytes(u, &ex, N, H, W, T, 0, &bytes, &err)) { fprintf(stderr, "bench_unet: %s\n", err.msg); rc = 1; break; }
+        printf("%4dx%-4d batch %lld: activation arena %.1f MB, K/V cache %.1f MB, %.3g TFLOP\n", sizes[si], sizes[si],
+               (long long)N, (double)bytes / 1e6, (double)kc_unet_kv_floats(u, N, T) * 4 / 1e6,
+               kc_unet_flops(&cfg, N, H, W, T) / 1e12);
     }
     kc_unet_free(u);
     return rc;

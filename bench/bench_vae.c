@@ -3,18 +3,15 @@
  * too), at 512² and 1024² images by default, batch 1. Prints seconds, GFLOP/s (FLOPs counted
  * analytically by kc_vae_decode_flops: 2.62 T at 512², 10.47 T at 1024²), the arena size and
  * peak RSS. Arithmetic is fp32 (or bf16 products with --precision bf16); weights stay fp16.
+ * Each run is kolors_bench() (kolors.h; the same code as `kolors bench vae-decode|vae-encode`).
  *
  * Dimension letters: h/w latent size (image / 8). */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/arena.h"
-#include "core/dtype.h"
-#include "core/sysinfo.h"
-#include "diffusion/vae.h"
-#include "api/bench_internal.h"
+#include "kolors.h"
+#include "ops/ops.h"
 
 static void usage(void) {
     printf("usage: bench_vae [--size PX]... [--threads N] [--precision fp32|bf16] [--tiling auto|on|off]\n"
@@ -51,88 +48,35 @@ int main(int argc, char **argv) {
     if (!nsizes) { sizes[0] = 512; sizes[1] = 1024; nsizes = 2; }
     for (int i = 0; i < nsizes; i++)
         if (sizes[i] < 8 || sizes[i] % 8) { fprintf(stderr, "bench_vae: size %d is not a positive multiple of 8\n", sizes[i]); return 2; }
-    if (steps < 1 || threads < 0) { usage(); return 2; }
+    if (steps < 1 || threads < 0 || tiling == 2) { usage(); return 2; }
 
-    kc_vae_config cfg;
-    kc_vae_config_sdxl(&cfg);
-    kc_exec ex;
-    kc_exec_init(&ex, threads, prec);
-    kc_err err = {0};
-    double gb = 0;
-    double t0 = kc_time_now();
-    kc_vae *v = NULL;
-    if (kc_bench_vae_random(&cfg, KC_DTYPE_F16, &v, &gb, &err)) { fprintf(stderr, "bench_vae: %s\n", err.msg); return 1; }
-    gb *= 1e-9;
-    kc_bench_rng rng = {0x9E3779B97F4A7C15ull};
-    printf("SDXL VAE, %lld parameters (%.2f GB fp16, random, generated in %.1f s), %d threads, %s arithmetic\n",
-           (long long)kc_vae_param_count(&cfg), gb, kc_time_now() - t0, ex.n_threads,
-           prec == KC_PREC_FP32 ? "fp32" : "bf16-product");
     int rc = 0;
-    for (int si = 0; si < nsizes && !rc; si++) {
-        const int64_t H = sizes[si], h = H / 8;
-        kc_vae_tiling t;
-        if (kc_vae_tiling_resolve(tiling, tile, h, h, &t, &err)) { fprintf(stderr, "bench_vae: %s\n", err.msg); rc = 1; break; }
-        size_t bytes = 0;
-        if (kc_vae_decode_bytes(&cfg, &ex, 1, h, h, &t, 0, &bytes, &err)) { fprintf(stderr, "bench_vae: %s\n", err.msg); rc = 1; break; }
-        float *lat = malloc((size_t)(4 * h * h) * sizeof(float)), *img = malloc((size_t)(3 * H * H) * sizeof(float));
-        kc_arena a;
-        if (!lat || !img || kc_arena_init(&a, "bench-vae", bytes, &err)) {
-            fprintf(stderr, "bench_vae: out of memory (%.2f GB arena)\n", (double)bytes / 1e9);
-            free(lat); free(img);
-            rc = 1;
-            break;
-        }
-        kc_bench_fill(&rng, lat, 4 * h * h, 1.7f); /* ~unit variance like real latents/0.13 */
-        const double fl = kc_vae_decode_flops(&cfg, 1, h, h);
-        double best = 1e30;
-        for (int r = 0; r < steps && !rc; r++) {
-            double s0 = kc_time_now();
-            if (kc_vae_decode(&ex, v, lat, 1, h, h, &t, img, &a, NULL, NULL, &err)) {
-                fprintf(stderr, "bench_vae: %s\n", err.msg);
+    for (int si = 0; si < nsizes && !rc; si++)
+        for (int enc = 0; enc <= encode && !rc; enc++) {
+            kolors_bench_params p;
+            kolors_bench_params_default(&p);
+            p.workload = enc ? KOLORS_BENCH_VAE_ENCODE : KOLORS_BENCH_VAE_DECODE;
+            p.width = p.height = sizes[si];
+            p.n_threads = threads;
+            p.precision = prec == KC_PREC_FP32 ? KOLORS_PRECISION_FP32 : KOLORS_PRECISION_BF16;
+            p.vae_tiling = tiling;
+            p.vae_tile_size = tile;
+            p.repeat = steps;
+            kolors_bench_result r;
+            kolors_error e;
+            if (kolors_bench(&p, &r, &e)) {
+                fprintf(stderr, "bench_vae: %s\n", e.message);
                 rc = 1;
+                break;
             }
-            double dt = kc_time_now() - s0;
-            if (dt < best) best = dt;
-        }
-        if (!rc) {
-            int finite = 1;
-            for (int64_t i = 0; i < 3 * H * H; i++) finite &= isfinite(img[i]) != 0;
-            printf("decode %4lldx%-4lld %s: %8.2f s  %7.1f GFLOP/s  (%.3f TFLOP)  arena %.2f GB (high water %.2f)  "
-                   "peak RSS %.2f GB%s\n",
-                   (long long)H, (long long)H, t.enabled ? "tiled  " : "untiled", best, fl / best * 1e-9, fl * 1e-12,
-                   (double)bytes / 1e9, (double)a.high_water / 1e9, (double)kc_peak_rss_bytes() / 1e9,
-                   finite ? "" : "  NON-FINITE OUTPUT");
+            if (si == 0 && !enc)
+                printf("SDXL VAE, %.2f GB %s weights (random, generated in %.1f s), %d threads, %s arithmetic, %s kernels\n",
+                       r.weights_mb / 1e3, r.dtype, r.setup_s, r.threads, r.precision, r.isa);
+            printf("%s %4dx%-4d %s: %8.2f s  %7.1f GFLOP/s  (%.3f TFLOP)  arena %.2f GB  peak RSS %.2f GB%s\n",
+                   enc ? "encode" : "decode", sizes[si], sizes[si], strstr(r.shape, "tiled") ? "tiled  " : "untiled", r.min_s,
+                   r.gflop / r.min_s, r.gflop * 1e-3, r.arena_mb / 1e3, r.peak_rss_mb / 1e3,
+                   r.finite ? "" : "  NON-FINITE OUTPUT");
             fflush(stdout);
         }
-        if (!rc && encode) {
-            size_t eb = 0;
-            float *mom = malloc((size_t)(8 * h * h) * sizeof(float));
-            kc_arena ea;
-            if (!mom || kc_vae_encode_bytes(&cfg, &ex, 1, H, H, &t, 0, &eb, &err) || kc_arena_init(&ea, "bench-vae-enc", eb, &err)) {
-                fprintf(stderr, "bench_vae: encode setup failed: %s\n", err.msg);
-                free(mom);
-                rc = 1;
-            } else {
-                kc_bench_fill(&rng, img, 3 * H * H, 1.0f);
-                const double efl = kc_vae_encode_flops(&cfg, 1, H, H);
-                double s0 = kc_time_now();
-                if (kc_vae_encode(&ex, v, img, 1, H, H, &t, mom, &ea, NULL, NULL, &err)) {
-                    fprintf(stderr, "bench_vae: %s\n", err.msg);
-                    rc = 1;
-                } else {
-                    double dt = kc_time_now() - s0;
-                    printf("encode %4lldx%-4lld %s: %8.2f s  %7.1f GFLOP/s  (%.3f TFLOP)  arena %.2f GB  peak RSS %.2f GB\n",
-                           (long long)H, (long long)H, t.enabled ? "tiled  " : "untiled", dt, efl / dt * 1e-9,
-                           efl * 1e-12, (double)eb / 1e9, (double)kc_peak_rss_bytes() / 1e9);
-                }
-                kc_arena_free(&ea);
-                free(mom);
-            }
-        }
-        kc_arena_free(&a);
-        free(lat);
-        free(img);
-    }
-    kc_vae_free(v);
     return rc;
 }

@@ -201,13 +201,18 @@ int kolors_generate(kolors_model *m, const kolors_gen_params *g, kolors_image *o
 
 /* ---- benchmarks ------------------------------------------------------------------------- */
 
-typedef enum { KOLORS_BENCH_UNET = 0, KOLORS_BENCH_TEXT_ENCODER = 1, KOLORS_BENCH_VAE_DECODE = 2 } kolors_bench_workload;
+typedef enum {
+    KOLORS_BENCH_UNET = 0,
+    KOLORS_BENCH_TEXT_ENCODER = 1,
+    KOLORS_BENCH_VAE_DECODE = 2,
+    KOLORS_BENCH_VAE_ENCODE = 3,
+} kolors_bench_workload;
 
 typedef struct {
     int workload;               /* kolors_bench_workload */
     const char *model_dir;      /* real weights from this folder; NULL = random weights in memory of
                                    the full-size Kolors component (reduced by layers / width_div) */
-    int width, height;          /* image pixels, multiples of 8 (unet, vae-decode); default 1024 */
+    int width, height;          /* image pixels, multiples of 8 (unet, vae-*); default 1024 */
     int batch;                  /* default 2 (unet: one guided step; text: cond + uncond prompts); vae 1 */
     int tokens;                 /* text tokens (unet context, text encoder); default 256 */
     int repeat;                 /* timed runs (default 1); median and min are reported */
@@ -220,11 +225,12 @@ typedef struct {
                                    also projected to the full model by the FLOP ratio. */
     int width_div;              /* random weights only: channel widths / width_div (0 or 1 = full) */
     int weights_bf16;           /* random weights stored as BF16 instead of F16 */
-    int vae_tiling;             /* -1 auto, 0 off, 1 on (vae-decode) */
+    int vae_tiling;             /* -1 auto, 0 off, 1 on (vae-*) */
+    int vae_tile_size;          /* tile side in latent pixels; 0 = default */
 } kolors_bench_params;
 
 typedef struct {
-    const char *workload;       /* "unet", "text-encoder", "vae-decode" */
+    const char *workload;       /* "unet", "text-encoder", "vae-decode", "vae-encode" */
     char shape[96];             /* e.g. "2x4x128x128 tokens 256" */
     char isa[16];               /* kernel table that ran */
     char precision[8];          /* "fp32" or "bf16" */

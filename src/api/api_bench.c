@@ -11,7 +11,7 @@
  * Timed parts (what PyTorch's forward does too, see bench/compare_torch.py): U-Net = context
  * projection + forward (the cross-attention K/V inside it, not precomputed); text encoder = every
  * layer on every row (last_hidden requested, so the last layer is not cut to the last row);
- * VAE = post_quant_conv + decoder.
+ * VAE decode = post_quant_conv + decoder; VAE encode = encoder + quant_conv (moments).
  *
  * Dimension letters: N batch, H/W latent size (image / 8), T tokens, E text width, P pooled width. */
 #include <math.h>
@@ -302,24 +302,27 @@ static kc_status bench_text(const kolors_bench_params *p, const kc_exec *ex, kol
     return s;
 }
 
-/* ---- VAE decode --------------------------------------------------------------------------- */
+/* ---- VAE decode / encode ----------------------------------------------------------------- */
 
 typedef struct {
     const kc_exec *ex;
     const kc_vae *v;
-    const float *lat;
-    int64_t N, h, w;
+    int encode;
+    const float *in;    /* decode: latents [N, Z, h, w]; encode: image [N, Ci, H, W] */
+    int64_t N, h, w, f; /* latent size and factor */
     const kc_vae_tiling *t;
-    float *img;
+    float *out;         /* decode: image [N, Co, H, W]; encode: moments [N, 2Z, h, w] */
     kc_arena *ar;
 } vae_run;
 
 static kc_status vae_once(void *p, kc_err *err) {
     vae_run *c = p;
-    return kc_vae_decode(c->ex, c->v, c->lat, c->N, c->h, c->w, c->t, c->img, c->ar, NULL, NULL, err);
+    return c->encode ? kc_vae_encode(c->ex, c->v, c->in, c->N, c->h * c->f, c->w * c->f, c->t, c->out, c->ar, NULL, NULL, err)
+                     : kc_vae_decode(c->ex, c->v, c->in, c->N, c->h, c->w, c->t, c->out, c->ar, NULL, NULL, err);
 }
 
 static kc_status bench_vae(const kolors_bench_params *p, const kc_exec *ex, kolors_bench_result *r, kc_err *err) {
+    const int encode = p->workload == KOLORS_BENCH_VAE_ENCODE;
     kc_vae_config cfg;
     kc_vae *v = NULL;
     kc_status s;
@@ -348,32 +351,41 @@ static kc_status bench_vae(const kolors_bench_params *p, const kc_exec *ex, kolo
     }
     r->setup_s = kc_time_now() - t0;
     const int64_t f = kc_vae_factor(&cfg), N = p->batch ? p->batch : 1, Z = cfg.latent_channels;
-    const int64_t h = p->height / f, w = p->width / f, Co = cfg.out_channels;
+    const int64_t h = p->height / f, w = p->width / f, H = h * f, W = w * f;
+    const int64_t Ci = cfg.in_channels, Co = cfg.out_channels;
+    const int64_t n_lat = N * (encode ? 2 * Z : Z) * h * w, n_img = N * (encode ? Ci : Co) * H * W;
     kc_vae_tiling t;
     size_t bytes = 0;
     kc_arena ar = {0};
     float *lat = NULL, *img = NULL;
     if (p->height % f || p->width % f)
-        s = kc_fail(err, KC_ERR_ARG, "vae-decode: image size %dx%d (HxW) is not a multiple of the VAE factor %lld",
-                    p->height, p->width, (long long)f);
-    if (!s) s = kc_vae_tiling_resolve(p->vae_tiling, 0, h, w, &t, err);
-    if (!s) s = kc_vae_decode_bytes(&cfg, ex, N, h, w, &t, 0, &bytes, err);
-    snprintf(r->shape, sizeof r->shape, "%lldx%lldx%lldx%lld -> %lldx%lldx%lldx%lld%s", (long long)N, (long long)Z,
-             (long long)h, (long long)w, (long long)N, (long long)Co, (long long)(h * f), (long long)(w * f),
-             !s && t.enabled ? " tiled" : "");
-    if (!s && (!(lat = malloc((size_t)(N * Z * h * w) * sizeof(float))) ||
-               !(img = malloc((size_t)(N * Co * h * f * w * f) * sizeof(float)))))
+        s = kc_fail(err, KC_ERR_ARG, "image size %dx%d (HxW) is not a multiple of the VAE factor %lld", p->height, p->width,
+                    (long long)f);
+    if (!s) s = kc_vae_tiling_resolve(p->vae_tiling, p->vae_tile_size, h, w, &t, err);
+    if (!s)
+        s = encode ? kc_vae_encode_bytes(&cfg, ex, N, H, W, &t, 0, &bytes, err)
+                   : kc_vae_decode_bytes(&cfg, ex, N, h, w, &t, 0, &bytes, err);
+    if (encode)
+        snprintf(r->shape, sizeof r->shape, "%lldx%lldx%lldx%lld -> %lldx%lldx%lldx%lld%s", (long long)N, (long long)Ci,
+                 (long long)H, (long long)W, (long long)N, (long long)(2 * Z), (long long)h, (long long)w,
+                 !s && t.enabled ? " tiled" : "");
+    else
+        snprintf(r->shape, sizeof r->shape, "%lldx%lldx%lldx%lld -> %lldx%lldx%lldx%lld%s", (long long)N, (long long)Z,
+                 (long long)h, (long long)w, (long long)N, (long long)Co, (long long)H, (long long)W,
+                 !s && t.enabled ? " tiled" : "");
+    if (!s && (!(lat = malloc((size_t)n_lat * sizeof(float))) || !(img = malloc((size_t)n_img * sizeof(float)))))
         s = kc_fail(err, KC_ERR_NOMEM, "out of memory for the VAE buffers");
     if (!s) s = kc_arena_init(&ar, "bench vae", bytes, err);
     if (!s) {
         kc_bench_rng rng = {0x2545F4914F6CDD1Dull};
-        kc_bench_fill(&rng, lat, N * Z * h * w, 1.7f); /* ~unit variance, like real latents / scaling factor */
+        if (encode) kc_bench_fill(&rng, img, n_img, 1.0f);       /* an image in [-1, 1] */
+        else kc_bench_fill(&rng, lat, n_lat, 1.7f);              /* ~unit variance, like real latents / scaling factor */
         r->arena_mb = (double)bytes / 1e6;
-        r->gflop = kc_vae_decode_flops(&cfg, N, h, w) / 1e9;
-        vae_run c = {ex, v, lat, N, h, w, &t, img, &ar};
+        r->gflop = (encode ? kc_vae_encode_flops(&cfg, N, H, W) : kc_vae_decode_flops(&cfg, N, h, w)) / 1e9;
+        vae_run c = {ex, v, encode, encode ? img : lat, N, h, w, f, &t, encode ? lat : img, &ar};
         s = measure(vae_once, &c, p->warmup, p->repeat, r, err);
         if (!s) {
-            out_stats(img, N * Co * h * f * w * f, r);
+            out_stats(encode ? lat : img, encode ? n_lat : n_img, r);
             set_scale(r, r->gflop * 1e9);
         }
     }
@@ -387,7 +399,7 @@ static kc_status bench_vae(const kolors_bench_params *p, const kc_exec *ex, kolo
 /* ---- entry point -------------------------------------------------------------------------- */
 
 static kc_status check_params(const kolors_bench_params *p, kc_err *err) {
-    if (p->workload < KOLORS_BENCH_UNET || p->workload > KOLORS_BENCH_VAE_DECODE)
+    if (p->workload < KOLORS_BENCH_UNET || p->workload > KOLORS_BENCH_VAE_ENCODE)
         return kc_fail(err, KC_ERR_ARG, "kolors_bench: unknown workload %d", p->workload);
     if (p->width < 8 || p->height < 8 || p->width % 8 || p->height % 8 || p->width > BENCH_MAX_SIDE || p->height > BENCH_MAX_SIDE)
         return kc_fail(err, KC_ERR_ARG, "kolors_bench: image size %dx%d (WxH) must be multiples of 8 in [8, %d]", p->width,
@@ -403,10 +415,11 @@ static kc_status check_params(const kolors_bench_params *p, kc_err *err) {
         return kc_fail(err, KC_ERR_ARG, "kolors_bench: threads, layers and width divisor must not be negative");
     if (p->model_dir && p->width_div > 1)
         return kc_fail(err, KC_ERR_ARG, "kolors_bench: a width divisor needs random weights (a model folder's widths are fixed)");
-    if (p->workload == KOLORS_BENCH_VAE_DECODE && p->layers)
+    if (p->workload >= KOLORS_BENCH_VAE_DECODE && p->layers)
         return kc_fail(err, KC_ERR_ARG, "kolors_bench: the VAE has no layer count to reduce (use a smaller size or a width divisor)");
-    if (p->vae_tiling < -1 || p->vae_tiling > 1)
-        return kc_fail(err, KC_ERR_ARG, "kolors_bench: vae_tiling %d is not -1, 0 or 1", p->vae_tiling);
+    if (p->vae_tiling < -1 || p->vae_tiling > 1 || p->vae_tile_size < 0)
+        return kc_fail(err, KC_ERR_ARG, "kolors_bench: vae_tiling %d is not -1, 0 or 1, or tile size %d < 0", p->vae_tiling,
+                       p->vae_tile_size);
     return KC_OK;
 }
 
@@ -415,7 +428,7 @@ int kolors_bench(const kolors_bench_params *p, kolors_bench_result *r, kolors_er
     if (!p || !r) return kc_api_err(error, &(kc_err){KC_ERR_ARG, "kolors_bench: NULL params or result"});
     memset(r, 0, sizeof *r);
     if (check_params(p, &err)) return kc_api_err(error, &err);
-    static const char *const names[] = {"unet", "text-encoder", "vae-decode"};
+    static const char *const names[] = {"unet", "text-encoder", "vae-decode", "vae-encode"};
     r->workload = names[p->workload];
     kc_exec ex;
     kc_exec_init(&ex, p->n_threads, p->precision == KOLORS_PRECISION_FP32 ? KC_PREC_FP32 : KC_PREC_BF16);
@@ -427,8 +440,8 @@ int kolors_bench(const kolors_bench_params *p, kolors_bench_result *r, kolors_er
     r->width_div = p->width_div > 1 ? p->width_div : 1;
     kc_peak_rss_reset(); /* peak of this benchmark when the kernel allows it */
     kc_status s = p->workload == KOLORS_BENCH_UNET   ? bench_unet(p, &ex, r, &err)
-                  : p->workload == KOLORS_BENCH_VAE_DECODE ? bench_vae(p, &ex, r, &err)
-                                                     : bench_text(p, &ex, r, &err);
+                  : p->workload == KOLORS_BENCH_TEXT_ENCODER ? bench_text(p, &ex, r, &err)
+                                                       : bench_vae(p, &ex, r, &err);
     if (s) {
         kc_err_prepend(&err, "kolors_bench %s", r->workload);
         return kc_api_err(error, &err);

@@ -47,7 +47,7 @@ for flag in -m --random-weights -W -H --batch --repeat --threads --precision --l
 done
 "$CLI" --help | grep -q "bench"; check $? "kolors --help lists bench"
 
-refused "unet, text-encoder or vae-decode"
+refused "unet, text-encoder, vae-decode or vae-encode"
 refused "unknown workload" decoder
 refused "unknown option" unet --bogus
 refused "--width" unet -W 100
@@ -63,6 +63,7 @@ refused "exclude each other" unet -m "$MODEL" --random-weights
 refused "not -W/-H" text-encoder -W 64
 refused "no --layers" vae-decode --layers 2
 refused "no --tokens" vae-decode --tokens 8
+refused "--tile-size" vae-encode --tile-size 2
 refused "--random-weights" unet -m "$MODEL" --div 2
 
 # errors from the library: exit 1 with the reason
@@ -98,12 +99,16 @@ line=$("$CLI" bench vae-decode --random-weights --div 4 -W 64 -H 48 -t 2); rc=$?
 check $rc "vae-decode random reduced runs"
 json_ok "vae-decode random" "$line"
 echo "$line" | grep -q '"shape":"1x4x6x8 -> 1x3x48x64"'; check $? "vae-decode: -W/-H map to the latent ($line)"
+line=$("$CLI" bench vae-encode --random-weights --div 4 -W 128 -H 128 --tiling on --tile-size 8 -t 2); rc=$?
+check $rc "vae-encode random reduced tiled runs"
+json_ok "vae-encode random" "$line"
+echo "$line" | grep -q '"shape":"1x3x128x128 -> 1x8x16x16 tiled"'; check $? "vae-encode: moments shape, tiled ($line)"
 
 if [ ! -f "$MODEL/unet/config.json" ]; then
     echo "SKIP: $MODEL absent ($pass passed, $fail failed so far)"
     [ $fail -eq 0 ] && exit 77 || exit 1
 fi
-for w in unet text-encoder vae-decode; do
+for w in unet text-encoder vae-decode vae-encode; do
     case $w in unet) extra="-W 64 -H 64 --tokens 16";; text-encoder) extra="--tokens 16";; *) extra="-W 64 -H 64";; esac
     line=$("$CLI" bench $w -m "$MODEL" $extra --repeat 3 --warmup 1 -t 2)
     check $? "$w -m tiny-kolors-a runs"

@@ -1,4 +1,4 @@
-/* cmd_bench.c — `kolors bench unet|text-encoder|vae-decode`: times one component with random
+/* cmd_bench.c — `kolors bench unet|text-encoder|vae-decode|vae-encode`: times one component with random
  * weights in memory (no download needed) or a model folder's weights, and prints ONE JSON line
  * (kolors_bench in kolors.h does the work; this file parses flags and prints). */
 #include <stdlib.h>
@@ -7,15 +7,15 @@
 #include "cli.h"
 
 static void help(void) {
-    printf("usage: kolors bench unet|text-encoder|vae-decode [-m DIR | --random-weights] [options]\n\n"
+    printf("usage: kolors bench unet|text-encoder|vae-decode|vae-encode [-m DIR | --random-weights] [options]\n\n"
            "Times one forward of a component and prints one JSON line: median_s, min_s, gflop (work counted\n"
            "analytically: 2 x multiply-adds of matmuls, convolutions and attention), gflops, peak_rss_mb,\n"
            "threads, precision, isa, dtype, shape, arena_mb, ... Reduced runs (--layers) also print\n"
            "scaled_median_s / scaled_gflop: the full model's figure projected by the FLOP ratio.\n\n"
            "  -m, --model DIR       real weights from a Kolors folder (either layout)\n"
            "  --random-weights      random fp16 weights of the full-size Kolors component (default)\n"
-           "  -W, --width PX        image width (multiple of 8; default 1024)    [unet, vae-decode]\n"
-           "  -H, --height PX       image height (multiple of 8; default 1024)   [unet, vae-decode]\n"
+           "  -W, --width PX        image width (multiple of 8; default 1024)    [unet, vae-*]\n"
+           "  -H, --height PX       image height (multiple of 8; default 1024)   [unet, vae-*]\n"
            "  --batch N             default 2 (unet: one guided step; text-encoder: cond + uncond), vae 1\n"
            "  --tokens T            text tokens (default 256)                    [unet, text-encoder]\n"
            "  --repeat N            timed runs (default 1); the median is reported\n"
@@ -27,7 +27,8 @@ static void help(void) {
            "                        transformer depth at L (Kolors: 1/2/10 -> 70 blocks); time is also scaled\n"
            "  --div K               random weights: divide every channel width by K (no scaling)\n"
            "  --weights-dtype D     random weights stored as fp16 (default) or bf16\n"
-           "  --tiling M            vae-decode: auto (default), on or off\n"
+           "  --tiling M            vae-*: auto (default), on or off\n"
+           "  --tile-size N         vae-*: tile side in latent pixels (default 64)\n"
            "  -h, --help            this text\n\n"
            "Memory and time at full size (2 threads, bf16): unet 1024x1024 batch 2 needs ~5.2 GB of weights\n"
            "+ ~2 GB of activations and tens of seconds; text-encoder full is 11.4 GB of weights (use --layers 4);\n"
@@ -64,14 +65,16 @@ static void print_json(const kolors_bench_result *r, const char *model) {
 }
 
 int cmd_bench(int argc, char **argv) {
-    if (argc < 2) return cli_failf("bench", "which workload? unet, text-encoder or vae-decode (see kolors bench --help)") + 1;
+    if (argc < 2)
+        return cli_failf("bench", "which workload? unet, text-encoder, vae-decode or vae-encode (see kolors bench --help)") + 1;
     if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) { help(); return 0; }
     kolors_bench_params p;
     kolors_bench_params_default(&p);
     if (!strcmp(argv[1], "unet")) p.workload = KOLORS_BENCH_UNET;
     else if (!strcmp(argv[1], "text-encoder")) p.workload = KOLORS_BENCH_TEXT_ENCODER;
     else if (!strcmp(argv[1], "vae-decode")) p.workload = KOLORS_BENCH_VAE_DECODE;
-    else return cli_failf("bench", "unknown workload '%s': expected unet, text-encoder or vae-decode", argv[1]) + 1;
+    else if (!strcmp(argv[1], "vae-encode")) p.workload = KOLORS_BENCH_VAE_ENCODE;
+    else return cli_failf("bench", "unknown workload '%s': expected unet, text-encoder, vae-decode or vae-encode", argv[1]) + 1;
     int random = 0, dims = 0, tokens_set = 0;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
@@ -88,6 +91,7 @@ int cmd_bench(int argc, char **argv) {
         else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) bad = int_flag("--threads", argc, argv, &i, 1, 1024, &p.n_threads);
         else if (!strcmp(a, "--layers")) bad = int_flag("--layers", argc, argv, &i, 1, 1000, &p.layers);
         else if (!strcmp(a, "--div")) bad = int_flag("--div", argc, argv, &i, 1, 64, &p.width_div);
+        else if (!strcmp(a, "--tile-size")) bad = int_flag("--tile-size", argc, argv, &i, 8, 4096, &p.vae_tile_size);
         else if (!strcmp(a, "--precision")) {
             const char *v = cli_value("bench", argc, argv, &i);
             if (!v) return 2;
@@ -116,9 +120,9 @@ int cmd_bench(int argc, char **argv) {
     if (random && p.model_dir) return cli_failf("bench", "-m and --random-weights exclude each other") + 1;
     if (p.workload == KOLORS_BENCH_TEXT_ENCODER && dims)
         return cli_failf("bench", "text-encoder takes --tokens and --batch, not -W/-H") + 1;
-    if (p.workload == KOLORS_BENCH_VAE_DECODE && tokens_set) return cli_failf("bench", "vae-decode takes no --tokens") + 1;
-    if (p.workload == KOLORS_BENCH_VAE_DECODE && p.layers)
-        return cli_failf("bench", "vae-decode has no --layers (use a smaller -W/-H or --div)") + 1;
+    const int vae = p.workload == KOLORS_BENCH_VAE_DECODE || p.workload == KOLORS_BENCH_VAE_ENCODE;
+    if (vae && tokens_set) return cli_failf("bench", "%s takes no --tokens", argv[1]) + 1;
+    if (vae && p.layers) return cli_failf("bench", "%s has no --layers (use a smaller -W/-H or --div)", argv[1]) + 1;
     if (p.model_dir && p.width_div > 1) return cli_failf("bench", "--div needs --random-weights (a model's widths are fixed)") + 1;
     if (p.model_dir && p.weights_bf16) return cli_failf("bench", "--weights-dtype needs --random-weights") + 1;
     kolors_bench_result r;
