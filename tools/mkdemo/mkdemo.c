@@ -11,12 +11,15 @@
  *
  * The weights are random (a fixed splitmix64 stream), so the files are byte-identical from run to
  * run and the images the model makes are meaningless noise. Tensor names and shapes follow the
- * diffusers / ChatGLM state dicts exactly as kolors-model.md §1.7 lists them (checked against the
- * tiny-kolors-a test model by tests/pipeline/test_mkdemo.c with --like-tiny-a).
+ * diffusers / ChatGLM state dicts exactly as kolors-model.md §1.7 lists them (tests/cli/mkdemo.sh
+ * checks them with `kolors info`, and the --full-size list against the real layout).
  *
- * Usage: kolors-mkdemo OUT_DIR [--like-tiny-a]
- *   --like-tiny-a  use the dimensions of shared/testdata/models/tiny-kolors-a (for the test that
- *                  compares the generated names and shapes with that model). */
+ * Usage: kolors-mkdemo OUT_DIR [--like-tiny-a | --full-size], kolors-mkdemo --list [...]
+ *   --like-tiny-a  the dimensions of shared/testdata/models/tiny-kolors-a
+ *   --full-size    the real Kolors dimensions (8.9 G parameters written as ~18 GB; the data is generated
+ *                  while writing, so memory stays small), for full-size memory/speed runs of generate
+ *   --list         print every tensor (file, name, dtype, shape) and write nothing (tests compare the
+ *                  full-size list with the real layout without writing 18 GB) */
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -25,8 +28,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <cjson/cJSON.h>
+
 #include "core/dtype.h"
-#include "io/safetensors.h"
 
 /* ---- dimensions ---------------------------------------------------------------------------- */
 
@@ -37,20 +41,30 @@ typedef struct {
     int unet_ch[3], unet_heads[3], unet_tlpb[3], unet_groups, unet_cross, unet_time_id_dim;
     /* vae: four blocks as SDXL */
     int vae_ch[4], vae_groups;
+    kc_dtype unet_dtype, vae_dtype; /* the text encoder is always fp16, as Kolors ships it */
 } dims;
 
 static const dims k_demo = {
     .glm_hidden = 32, .glm_heads = 2, .glm_kv = 16, .glm_groups = 1, .glm_ffn = 64, .glm_layers = 2,
     .unet_ch = {16, 32, 32}, .unet_heads = {1, 2, 2}, .unet_tlpb = {1, 1, 1}, .unet_groups = 8,
     .unet_cross = 32, .unet_time_id_dim = 8,
-    .vae_ch = {8, 16, 16, 16}, .vae_groups = 4,
+    .vae_ch = {8, 16, 16, 16}, .vae_groups = 4, .unet_dtype = KC_DTYPE_F32, .vae_dtype = KC_DTYPE_F32,
 };
 /* The tiny-kolors-a test model's dimensions (its configs in shared/testdata). */
 static const dims k_tiny_a = {
     .glm_hidden = 64, .glm_heads = 4, .glm_kv = 16, .glm_groups = 2, .glm_ffn = 192, .glm_layers = 3,
     .unet_ch = {32, 64, 64}, .unet_heads = {2, 4, 4}, .unet_tlpb = {1, 1, 2}, .unet_groups = 8,
     .unet_cross = 32, .unet_time_id_dim = 8,
-    .vae_ch = {16, 32, 32, 32}, .vae_groups = 8,
+    .vae_ch = {16, 32, 32, 32}, .vae_groups = 8, .unet_dtype = KC_DTYPE_F32, .vae_dtype = KC_DTYPE_F32,
+};
+/* The real Kolors sizes (kolors-model.md §1.6: ChatGLM3-6B, SDXL U-Net with the 4096-wide text
+ * projection, SDXL VAE): 8.9 G parameters, 17.8 GB on disk with the U-Net in fp16 as its fp16
+ * variant. For memory and speed measurements of `kolors generate` at full size. */
+static const dims k_full = {
+    .glm_hidden = 4096, .glm_heads = 32, .glm_kv = 128, .glm_groups = 2, .glm_ffn = 13696, .glm_layers = 28,
+    .unet_ch = {320, 640, 1280}, .unet_heads = {5, 10, 20}, .unet_tlpb = {1, 2, 10}, .unet_groups = 32,
+    .unet_cross = 2048, .unet_time_id_dim = 256,
+    .vae_ch = {128, 256, 512, 512}, .vae_groups = 32, .unet_dtype = KC_DTYPE_F16, .vae_dtype = KC_DTYPE_F32,
 };
 
 #define LAYERS_PER_BLOCK 2
@@ -69,12 +83,15 @@ static float sym(double a) { return (float)((2.0 * urand() - 1.0) * a); }
 
 /* ---- tensor list --------------------------------------------------------------------------- */
 
+/* A tensor to write: its data is generated while the file is written (the full-size text encoder
+ * is 12 GB), from one random stream in tensor order, so the bytes do not depend on buffering. */
 typedef struct {
     char name[200];
     int ndim;
     int64_t shape[4];
     kc_dtype dtype;
-    void *data;
+    int init;        /* INIT_* */
+    int64_t fan_in;
 } tens;
 
 typedef struct {
@@ -94,7 +111,7 @@ static void die(const char *fmt, ...) {
     exit(1);
 }
 
-enum { INIT_WEIGHT, INIT_BIAS, INIT_NORM, INIT_EMBED };
+enum { INIT_WEIGHT, INIT_BIAS, INIT_NORM, INIT_EMBED, INIT_INV_FREQ };
 
 /* Adds a tensor with the given init. Weights: U(-1/sqrt(fan_in), +) as PyTorch's default Linear /
  * Conv init (keeps activations O(1) through the random network); biases small; norm scales near 1. */
@@ -118,23 +135,26 @@ static void add(tlist *l, int init, int ndim, const int64_t *shape, const char *
         numel *= shape[i];
         if (i > 0) fan_in *= shape[i];
     }
+    (void)numel;
     t->dtype = l->dtype;
-    size_t es = kc_dtype_size(l->dtype);
-    t->data = malloc((size_t)numel * es);
-    if (!t->data) die("out of memory");
-    for (int64_t i = 0; i < numel; i++) {
-        float v;
-        switch (init) {
-        case INIT_WEIGHT: v = sym(1.0 / sqrt((double)fan_in)); break;
-        case INIT_BIAS: v = sym(0.1); break;
-        case INIT_NORM: v = 1.0f + sym(0.1); break;
-        default: v = sym(1.0); break;
-        }
-        if (l->dtype == KC_DTYPE_F16) {
+    t->init = init;
+    t->fan_in = fan_in;
+}
+
+/* Values [i0, i0 + n) of tensor t into out (its dtype). INIT_INV_FREQ (RoPE inverse frequencies,
+ * kv/4 values 1/10000^(2i/(kv/2)) as the reference stores them) still draws one number per value
+ * so that the stream stays aligned whatever the tensor list holds. */
+static void fill(const tens *t, int64_t i0, int64_t n, int64_t kv, void *out) {
+    double a = t->init == INIT_WEIGHT ? 1.0 / sqrt((double)t->fan_in) : t->init == INIT_EMBED ? 1.0 : 0.1;
+    for (int64_t i = 0; i < n; i++) {
+        float v = sym(a);
+        if (t->init == INIT_NORM) v += 1.0f;
+        if (t->init == INIT_INV_FREQ) v = (float)(1.0 / pow(10000.0, (double)(2 * (i0 + i)) / (double)(kv / 2)));
+        if (t->dtype == KC_DTYPE_F16) {
             uint16_t h = kc_f32_to_f16(v);
-            memcpy((char *)t->data + 2 * i, &h, 2);
+            memcpy((char *)out + 2 * i, &h, 2);
         } else {
-            memcpy((char *)t->data + 4 * i, &v, 4);
+            memcpy((char *)out + 4 * i, &v, 4);
         }
     }
 }
@@ -318,33 +338,76 @@ static void build_text_encoder(tlist *l, const dims *d, int64_t vocab) {
     add(l, INIT_NORM, 1, SHAPE(h), "transformer.encoder.final_layernorm.weight");
     add(l, INIT_WEIGHT, 2, SHAPE(vocab, h), "transformer.output_layer.weight");
     /* RoPE inverse frequencies, as the reference stores them: 1/10000^(2i/rot), rot = kv/2. */
-    int64_t nf = d->glm_kv / 4;
-    add(l, INIT_BIAS, 1, SHAPE(nf), "transformer.rotary_pos_emb.inv_freq");
-    tens *t = &l->v[l->n - 1];
-    for (int64_t i = 0; i < nf; i++) {
-        float f = (float)(1.0 / pow(10000.0, (double)(2 * i) / (double)(d->glm_kv / 2)));
-        uint16_t hv = kc_f32_to_f16(f);
-        memcpy((char *)t->data + 2 * i, &hv, 2);
-    }
+    add(l, INIT_INV_FREQ, 1, SHAPE(d->glm_kv / 4), "transformer.rotary_pos_emb.inv_freq");
 }
 
-static void write_tensors(const tlist *l, const char *path) {
-    kc_st_write_item *items = calloc((size_t)l->n, sizeof *items);
-    if (!items) die("out of memory");
+static int64_t numel_of(const tens *t) {
+    int64_t n = 1;
+    for (int i = 0; i < t->ndim; i++) n *= t->shape[i];
+    return n;
+}
+
+/* Writes a safetensors file with the header kc_st_write would write (same JSON, 8-byte padding),
+ * generating each tensor's data in chunks. With `list` set, prints "file name dtype shape" lines
+ * instead and writes nothing. Returns the bytes of tensor data. */
+static const char *path_of(const char *rel);
+static int64_t write_tensors(const tlist *l, const char *rel, int64_t kv, int list) {
+    const char *path = list ? rel : path_of(rel);
+    int64_t off = 0;
+    cJSON *root = cJSON_CreateObject();
+    cJSON *meta = cJSON_AddObjectToObject(root, "__metadata__");
+    cJSON_AddStringToObject(meta, "format", "pt");
     for (int i = 0; i < l->n; i++) {
-        items[i].name = l->v[i].name;
-        items[i].t.dtype = l->v[i].dtype;
-        items[i].t.ndim = l->v[i].ndim;
-        memcpy(items[i].t.shape, l->v[i].shape, sizeof l->v[i].shape);
-        items[i].t.data = l->v[i].data;
+        const tens *t = &l->v[i];
+        int64_t nb = numel_of(t) * (int64_t)kc_dtype_size(t->dtype);
+        cJSON *e = cJSON_AddObjectToObject(root, t->name);
+        cJSON_AddStringToObject(e, "dtype", kc_dtype_name(t->dtype));
+        cJSON *sh = cJSON_AddArrayToObject(e, "shape");
+        for (int d = 0; d < t->ndim; d++) cJSON_AddItemToArray(sh, cJSON_CreateNumber((double)t->shape[d]));
+        cJSON *o = cJSON_AddArrayToObject(e, "data_offsets");
+        cJSON_AddItemToArray(o, cJSON_CreateNumber((double)off));
+        cJSON_AddItemToArray(o, cJSON_CreateNumber((double)(off + nb)));
+        off += nb;
+        if (list) {
+            printf("%s %s %s [", path, t->name, kc_dtype_name(t->dtype));
+            for (int d = 0; d < t->ndim; d++) printf("%s%lld", d ? ", " : "", (long long)t->shape[d]);
+            printf("]\n");
+        }
     }
-    kc_err err = {0};
-    if (kc_st_write(path, items, l->n, &err)) die("%s", err.msg);
-    free(items);
+    char *hdr = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    if (!hdr) die("out of memory");
+    if (list) {
+        free(hdr);
+        return off;
+    }
+    FILE *f = fopen(path, "wb");
+    if (!f) die("%s: cannot create: %s", path, strerror(errno));
+    size_t hl = strlen(hdr), padded = (hl + 7) & ~(size_t)7;
+    unsigned char lenb[8];
+    for (int i = 0; i < 8; i++) lenb[i] = (unsigned char)((uint64_t)padded >> (8 * i));
+    int ok = fwrite(lenb, 1, 8, f) == 8 && fwrite(hdr, 1, hl, f) == hl;
+    for (size_t i = hl; ok && i < padded; i++) ok = fputc(' ', f) != EOF;
+    free(hdr);
+    enum { CHUNK = 1 << 20 };
+    void *chunk = malloc((size_t)CHUNK * 4);
+    if (!chunk) die("out of memory");
+    for (int i = 0; ok && i < l->n; i++) {
+        const tens *t = &l->v[i];
+        int64_t n = numel_of(t);
+        size_t es = kc_dtype_size(t->dtype);
+        for (int64_t i0 = 0; ok && i0 < n; i0 += CHUNK) {
+            int64_t m = n - i0 < CHUNK ? n - i0 : CHUNK;
+            fill(t, i0, m, kv, chunk);
+            ok = fwrite(chunk, es, (size_t)m, f) == (size_t)m;
+        }
+    }
+    free(chunk);
+    if (fclose(f) != 0 || !ok) die("%s: write failed: %s", path, strerror(errno));
+    return off;
 }
 
 static void free_list(tlist *l) {
-    for (int i = 0; i < l->n; i++) free(l->v[i].data);
     free(l->v);
     memset(l, 0, sizeof *l);
 }
@@ -471,7 +534,8 @@ static void normal_pieces(strset *s) {
     for (size_t i = 0; i < sizeof pairs / sizeof *pairs; i++) strset_add(s, pairs[i]);
 }
 
-/* Writes tokenizer.model; returns the number of pieces (the SentencePiece vocab size). */
+/* Writes tokenizer.model (path NULL: writes nothing); returns the number of pieces (the
+ * SentencePiece vocab size). */
 static int write_tokenizer(const char *path) {
     buf o = {0}, m = {0};
     int n = 0;
@@ -527,8 +591,10 @@ static int write_tokenizer(const char *path) {
     field_varint(&m, 4, 0);
     field_varint(&m, 5, 1);
     field_bytes(&o, 3, m.b, m.n);
-    FILE *f = fopen(path, "wb");
-    if (!f || fwrite(o.b, 1, o.n, f) != o.n || fclose(f) != 0) die("%s: cannot write: %s", path, strerror(errno));
+    if (path) {
+        FILE *f = fopen(path, "wb");
+        if (!f || fwrite(o.b, 1, o.n, f) != o.n || fclose(f) != 0) die("%s: cannot write: %s", path, strerror(errno));
+    }
     free(o.b);
     free(m.b);
     return n;
@@ -537,6 +603,7 @@ static int write_tokenizer(const char *path) {
 /* ---- files --------------------------------------------------------------------------------- */
 
 static char g_root[3000];
+static int g_list; /* --list: print the tensors, write nothing */
 
 static const char *path_of(const char *rel) {
     static char p[4096];
@@ -545,6 +612,7 @@ static const char *path_of(const char *rel) {
 }
 /* Creates g_root/rel and any missing parent folder. */
 static void mkdir_p(const char *rel) {
+    if (g_list) return;
     char p[4096];
     snprintf(p, sizeof p, "%s", path_of(rel));
     for (char *s = p + 1; *s; s++) {
@@ -557,6 +625,7 @@ static void mkdir_p(const char *rel) {
 }
 static void write_text(const char *rel, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void write_text(const char *rel, const char *fmt, ...) {
+    if (g_list) return;
     const char *p = path_of(rel);
     FILE *f = fopen(p, "w");
     if (!f) die("%s: cannot create: %s", p, strerror(errno));
@@ -581,16 +650,24 @@ int main(int argc, char **argv) {
     const char *out = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--like-tiny-a")) d = &k_tiny_a;
+        else if (!strcmp(argv[i], "--full-size")) d = &k_full;
+        else if (!strcmp(argv[i], "--list")) g_list = 1;
         else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            printf("usage: kolors-mkdemo OUT_DIR [--like-tiny-a]\n"
-                   "Writes a tiny random-weight Kolors model (diffusers layout) into OUT_DIR.\n");
+            printf("usage: kolors-mkdemo OUT_DIR [--like-tiny-a | --full-size]\n"
+                   "       kolors-mkdemo --list [--like-tiny-a | --full-size]\n\n"
+                   "Writes a random-weight Kolors model (Kolors-diffusers layout, own tokenizer) into OUT_DIR:\n"
+                   "by default the tiny demo model of models/demo (3.3 MB).\n"
+                   "  --like-tiny-a  the sizes of the tiny-kolors-a test model\n"
+                   "  --full-size    the real Kolors sizes (8.9 G parameters, ~18 GB written; for memory and\n"
+                   "                 speed measurements of kolors generate)\n"
+                   "  --list         print every tensor (file, name, dtype, shape) instead of writing\n");
             return 0;
         } else if (argv[i][0] == '-') die("unknown option '%s' (try --help)", argv[i]);
         else out = argv[i];
     }
-    if (!out) die("usage: kolors-mkdemo OUT_DIR [--like-tiny-a]");
-    if (strlen(out) >= sizeof g_root) die("output path too long");
-    strcpy(g_root, out);
+    if (!out && !g_list) die("usage: kolors-mkdemo OUT_DIR [--like-tiny-a | --full-size] (try --help)");
+    if (out && strlen(out) >= sizeof g_root) die("output path too long");
+    if (out) strcpy(g_root, out);
     mkdir_p("");
     mkdir_p("scheduler");
     mkdir_p("text_encoder");
@@ -617,7 +694,7 @@ int main(int argc, char **argv) {
                "  \"thresholding\": false,\n  \"timestep_spacing\": \"leading\",\n  \"timestep_type\": \"discrete\",\n"
                "  \"trained_betas\": null,\n  \"use_karras_sigmas\": false\n}\n");
 
-    int n_pieces = write_tokenizer(path_of("tokenizer/tokenizer.model"));
+    int n_pieces = write_tokenizer(g_list ? NULL : path_of("tokenizer/tokenizer.model"));
     write_text("tokenizer/tokenizer_config.json",
                "{\n  \"name_or_path\": \"kolors.c demo tokenizer (tools/mkdemo)\",\n  \"remove_space\": false,\n"
                "  \"do_lower_case\": false,\n  \"tokenizer_class\": \"ChatGLMTokenizer\",\n  \"padding_side\": \"left\"\n}\n");
@@ -625,7 +702,7 @@ int main(int argc, char **argv) {
     /* ChatGLM appends 9 special ids after the SentencePiece pieces (§2.4); the embedding table is
      * padded to a multiple of 64 rows as padded_vocab_size is in the real config. The tiny-a
      * variant keeps the real 65024 rows so its shapes match that model. */
-    int64_t vocab = d == &k_tiny_a ? 65024 : ((n_pieces + 9 + 63) / 64) * 64;
+    int64_t vocab = d != &k_demo ? 65024 : ((n_pieces + 9 + 63) / 64) * 64;
     write_text("text_encoder/config.json",
                "{\n  \"_name_or_path\": \"kolors.c demo text encoder (tools/mkdemo)\",\n  \"model_type\": \"chatglm\",\n"
                "  \"architectures\": [\"ChatGLMModel\"],\n  \"add_bias_linear\": false,\n  \"add_qkv_bias\": true,\n"
@@ -641,7 +718,7 @@ int main(int argc, char **argv) {
                d->glm_ffn, d->glm_hidden, d->glm_kv, d->glm_groups, d->glm_heads, d->glm_layers, (long long)vocab);
     tlist te = {.dtype = KC_DTYPE_F16};
     build_text_encoder(&te, d, vocab);
-    write_tensors(&te, path_of("text_encoder/model.safetensors"));
+    int64_t bytes = write_tensors(&te, "text_encoder/model.safetensors", d->glm_kv, g_list);
 
     int proj_dim = d->glm_hidden + 6 * d->unet_time_id_dim;
     write_text("unet/config.json",
@@ -669,9 +746,9 @@ int main(int argc, char **argv) {
                "  \"upcast_attention\": false,\n  \"use_linear_projection\": true\n}\n",
                d->unet_time_id_dim, int_list(d->unet_heads, 3), int_list(d->unet_ch, 3), d->unet_cross, d->glm_hidden,
                LAYERS_PER_BLOCK, d->unet_groups, proj_dim, int_list(d->unet_tlpb, 3));
-    tlist un = {.dtype = KC_DTYPE_F32};
+    tlist un = {.dtype = d->unet_dtype};
     build_unet(&un, d);
-    write_tensors(&un, path_of("unet/diffusion_pytorch_model.safetensors"));
+    bytes += write_tensors(&un, "unet/diffusion_pytorch_model.safetensors", 0, g_list);
 
     write_text("vae/config.json",
                "{\n  \"_class_name\": \"AutoencoderKL\",\n  \"_diffusers_version\": \"0.30.3\",\n  \"act_fn\": \"silu\",\n"
@@ -686,12 +763,13 @@ int main(int argc, char **argv) {
                "\"UpDecoderBlock2D\"],\n"
                "  \"use_post_quant_conv\": true,\n  \"use_quant_conv\": true\n}\n",
                int_list(d->vae_ch, 4), LAYERS_PER_BLOCK, d->vae_groups);
-    tlist va = {.dtype = KC_DTYPE_F32};
+    tlist va = {.dtype = d->vae_dtype};
     build_vae(&va, d);
-    write_tensors(&va, path_of("vae/diffusion_pytorch_model.safetensors"));
+    bytes += write_tensors(&va, "vae/diffusion_pytorch_model.safetensors", 0, g_list);
 
-    printf("wrote %s: %d tokenizer pieces, text encoder %d tensors, unet %d tensors, vae %d tensors\n", g_root,
-           n_pieces, te.n, un.n, va.n);
+    if (!g_list)
+        printf("wrote %s: %d tokenizer pieces, text encoder %d tensors, unet %d tensors, vae %d tensors, %.1f MB of "
+               "weights\n", g_root, n_pieces, te.n, un.n, va.n, (double)bytes / 1e6);
     free_list(&te);
     free_list(&un);
     free_list(&va);
