@@ -208,7 +208,10 @@ kc_status kc_pipe_run(const kc_pipe_backend *be, const kc_pipe_params *p, uint8_
             kc_log(be->log, KC_LOG_INFO, "text encoder released: RSS now %.1f MiB",
                    (double)kc_current_rss_bytes() / (1024.0 * 1024.0));
     }
-    /* add_time_ids = original_size + crops_coords_top_left + target_size, per row. */
+    /* add_time_ids = original_size + crops_coords_top_left + target_size, per row. For img2img this is
+     * the output size, as when the caller passes height/width (the goldens do); diffusers'
+     * KolorsImg2ImgPipeline called without them would use 1024x1024 whatever the image size
+     * (kolors-model.md §8.1 quirk), which is not reproduced. */
     for (int64_t b = 0; b < B; b++) {
         float *t = time_ids + 6 * b;
         t[0] = (float)H, t[1] = (float)W, t[2] = 0.0f, t[3] = 0.0f, t[4] = (float)H, t[5] = (float)W;
