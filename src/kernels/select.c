@@ -1,5 +1,6 @@
 /* select.c — the kernel tables and their run-time choice from the CPU features (or
  * KOLORS_ISA), plus the per-thread pack buffers of the GEMMs. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,14 +57,15 @@ static kc_kernels k_avx512bf16 = {.name = "avx512bf16", .gemm_bf16 = kc_gemm_bf1
 
 static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
 
-/* Pack sizes come from the ISA files (their blocking constants); filling them at first use
- * keeps the tables' definitions in one place. Idempotent, so a race only repeats a write of
- * the same values. */
-static void fill_sizes(void) {
+/* Pack sizes come from the ISA files (their blocking constants), filled in once. */
+static void fill_sizes_once(void) {
     k_avx2.gemm_pack_bytes = kc_gemm_f32_avx2_pack_bytes();
     k_avx512.gemm_pack_bytes = kc_gemm_f32_avx512_pack_bytes();
     k_avx512bf16.gemm_pack_bytes = max_size(kc_gemm_f32_avx512_pack_bytes(), kc_gemm_bf16_avx512bf16_pack_bytes());
 }
+
+static pthread_once_t sizes_once = PTHREAD_ONCE_INIT;
+static void fill_sizes(void) { pthread_once(&sizes_once, fill_sizes_once); }
 
 static int can_run(const kc_kernels *k) {
     const kc_cpu_features *f = kc_cpu_get();
