@@ -1,5 +1,5 @@
 /* avx2/gemm.c — fp32 GEMM with AVX2 FMA: 6×16 register tile (12 ymm accumulators), K blocks
- * of 256, the same driver and packing scheme as the AVX-512 table.
+ * of 768, the same driver and packing scheme as the AVX-512 table.
  * Dimension letters: M rows, N output features, K reduction. */
 #include <immintrin.h>
 
@@ -8,7 +8,7 @@
 
 #define MR 6
 #define NR 16
-#define KC 256
+#define KC 768
 #define MC 120
 
 /* Up to 8 stored weights at element i of p as fp32 (n < 8: scalar tail, rest 0). */
