@@ -1,8 +1,9 @@
-/* test_generate_cli.c — `kolors generate` end to end through the command line on golden cases of
- * tiny-kolors-a: the golden initial noise is written to a file at test time and passed with
- * --init-noise (as diffusers' latents=), --save-latent writes the final latents; the PNG must match
- * image_uint8 within 2 levels and carry the A1111 "parameters" chunk. Also Euler a (noise from the
- * seed) and img2img (-i of a PNG written here, --strength, seed). */
+/* test_generate_cli.c — `kolors generate` end to end through the command line on every pipeline
+ * golden of tiny-kolors-a (cases.json): the golden initial noise is written to a file at test time
+ * and passed with --init-noise (as diffusers' latents=), Euler a's step noise and img2img's draws
+ * come from -s (the case's generator seed), img2img reads its input image from a PNG written here;
+ * --save-latent must match final_latents (rel-L2) and the PNG image_uint8 within 2 levels, and the
+ * PNG carries the A1111 "parameters" chunk. */
 #include <fcntl.h>
 #include <spawn.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 
 #include "harness.h"
 #include "kolors.h"
+#include "pipeline/golden_cases.h"
 
 extern char **environ;
 
@@ -96,9 +98,9 @@ static void compare_latent(const char *what, const char *path, const kc_safetens
     kolors_tensors_free(t, nt);
 }
 
-static int open_case(const char *name, kc_safetensors *st) {
-    char rel[128];
-    snprintf(rel, sizeof rel, "goldens/tiny-kolors-a/pipeline_%s.safetensors", name);
+static int open_case(const char *file, kc_safetensors *st) {
+    char rel[256];
+    snprintf(rel, sizeof rel, "goldens/tiny-kolors-a/%s", file);
     kc_err err = {0};
     if (kc_st_open(st, kc_test_data(rel), &err)) {
         KC_CHECK(0, "%s", err.msg);
@@ -118,34 +120,87 @@ static void write_noise(const kc_safetensors *st, const char *path) {
     free(noise);
 }
 
+/* Runs one case through the CLI; returns the exit code. */
+static int run_case(const char *cli, const char *model, const char *name, const cJSON *c, const kc_safetensors *st,
+                    const char *tmp) {
+    char noise[600], png[600], lat[600], log[600], in_png[600], w[16], h[16], steps[16], cfg[32], seed[32],
+        strength[32];
+    snprintf(noise, sizeof noise, "%s/noise.safetensors", tmp);
+    snprintf(png, sizeof png, "%s/%s.png", tmp, name);
+    snprintf(lat, sizeof lat, "%s/%s.safetensors", tmp, name);
+    snprintf(log, sizeof log, "%s/stderr.txt", tmp);
+    snprintf(in_png, sizeof in_png, "%s/in.png", tmp);
+    const cJSON *neg = cJSON_GetObjectItemCaseSensitive(c, "negative_prompt");
+    const cJSON *gen_seed = cJSON_GetObjectItemCaseSensitive(c, "gen_seed");
+    const cJSON *str = cJSON_GetObjectItemCaseSensitive(c, "strength");
+    snprintf(w, sizeof w, "%d", cJSON_GetObjectItemCaseSensitive(c, "width")->valueint);
+    snprintf(h, sizeof h, "%d", cJSON_GetObjectItemCaseSensitive(c, "height")->valueint);
+    snprintf(steps, sizeof steps, "%d", cJSON_GetObjectItemCaseSensitive(c, "steps")->valueint);
+    snprintf(cfg, sizeof cfg, "%g", cJSON_GetObjectItemCaseSensitive(c, "guidance")->valuedouble);
+    snprintf(seed, sizeof seed, "%lld", cJSON_IsNumber(gen_seed) ? (long long)gen_seed->valuedouble : 0LL);
+    char *argv[40];
+    int a = 0;
+    argv[a++] = (char *)cli, argv[a++] = "generate", argv[a++] = "-m", argv[a++] = (char *)model;
+    argv[a++] = "-p", argv[a++] = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "prompt"));
+    if (cJSON_IsString(neg)) argv[a++] = "-n", argv[a++] = neg->valuestring; /* None: the default "" */
+    argv[a++] = "-W", argv[a++] = w, argv[a++] = "-H", argv[a++] = h, argv[a++] = "--steps", argv[a++] = steps;
+    argv[a++] = "--cfg-scale", argv[a++] = cfg, argv[a++] = "-s", argv[a++] = seed;
+    argv[a++] = "--sampling-method",
+    argv[a++] = (char *)golden_sampler_of(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "scheduler")));
+    if (cJSON_IsNumber(str)) {
+        int64_t n;
+        float *u8 = kc_golden_f32(st, "input_image_uint8", &n, NULL, NULL);
+        kolors_image in = {atoi(w), atoi(h), 3, malloc((size_t)n)};
+        for (int64_t i = 0; i < n; i++) in.data[i] = (uint8_t)u8[i];
+        free(u8);
+        kolors_error e = {0};
+        KC_CHECK(kolors_image_write_png(in_png, &in, 0, NULL, NULL, &e) == 0, "writing %s: %s", in_png, e.message);
+        free(in.data);
+        snprintf(strength, sizeof strength, "%g", str->valuedouble);
+        argv[a++] = "-i", argv[a++] = in_png, argv[a++] = "--strength", argv[a++] = strength;
+    } else {
+        write_noise(st, noise);
+        argv[a++] = "--init-noise", argv[a++] = noise;
+    }
+    argv[a++] = "--save-latent", argv[a++] = lat, argv[a++] = "--precision", argv[a++] = "fp32";
+    argv[a++] = "-o", argv[a++] = png, argv[a] = NULL;
+    int rc = run_cli(argv, log);
+    size_t n = 0;
+    char *err = slurp(log, &n);
+    KC_CHECK(rc == 0, "%s: CLI exit %d: %s", name, rc, err ? err : "");
+    free(err);
+    if (rc == 0) {
+        compare_png(name, png, st);
+        compare_latent(name, lat, st);
+    }
+    return rc;
+}
+
 int main(void) {
     const char *cli = getenv("KOLORS_CLI");
     if (!cli || !*cli) kc_test_skip("KOLORS_CLI not set (run through ctest)");
-    const char *model = kc_test_data("models/tiny-kolors-a");
-    kc_test_require_file(kc_test_data("goldens/tiny-kolors-a/pipeline_txt2img_euler.safetensors"));
+    char model[4096]; /* kc_test_data's buffers are reused: keep a copy */
+    snprintf(model, sizeof model, "%s", kc_test_data("models/tiny-kolors-a"));
+    const char *cases_path = kc_test_data("goldens/tiny-kolors-a/cases.json");
+    kc_test_require_file(cases_path);
+    kc_test_require_file(kc_test_data("models/tiny-kolors-a/model_index.json"));
+    cJSON *root = golden_load_cases(cases_path);
+    if (!root) {
+        printf("FAIL: cannot read %s\n", cases_path);
+        return 1;
+    }
     const char *tmp = kc_test_tmpdir();
-    char noise[600], png[600], lat[600], log[600], in_png[600];
-    snprintf(noise, sizeof noise, "%s/noise.safetensors", tmp);
-    snprintf(png, sizeof png, "%s/out.png", tmp);
-    snprintf(lat, sizeof lat, "%s/latents.safetensors", tmp);
-    snprintf(log, sizeof log, "%s/stderr.txt", tmp);
-    snprintf(in_png, sizeof in_png, "%s/in.png", tmp);
-    kc_safetensors st;
-
-    /* txt2img, Euler, with a negative prompt (cases.json: txt2img_euler). */
-    if (!open_case("txt2img_euler", &st)) {
-        write_noise(&st, noise);
-        char *argv[] = {(char *)cli, "generate", "-m", (char *)model, "-p", "一只可爱的小猫坐在窗台上，阳光洒在它的毛上",
-                        "-n", "low quality, blurry", "-W", "64", "-H", "64", "--steps", "3", "--cfg-scale", "5",
-                        "-s", "0", "--init-noise", noise, "--save-latent", lat, "--precision", "fp32", "-o", png, NULL};
-        int rc = run_cli(argv, log);
-        size_t n = 0;
-        char *err = slurp(log, &n);
-        KC_CHECK(rc == 0, "txt2img_euler: CLI exit %d: %s", rc, err ? err : "");
-        free(err);
-        if (rc == 0) {
-            compare_png("txt2img_euler", png, &st);
-            compare_latent("txt2img_euler", lat, &st);
+    int ran = 0;
+    const cJSON *c;
+    cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(root, "pipelines")) {
+        kc_safetensors st;
+        if (open_case(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "file")), &st)) continue;
+        ran++;
+        if (run_case(cli, model, c->string, c, &st, tmp) == 0 && !strcmp(c->string, "txt2img_euler")) {
+            /* The A1111 chunk, as existing tools parse it. */
+            char png[600];
+            size_t n = 0;
+            snprintf(png, sizeof png, "%s/%s.png", tmp, c->string);
             char *bytes = slurp(png, &n);
             KC_CHECK(bytes && contains(bytes, n, "parameters") &&
                          contains(bytes, n, "Negative prompt: low quality, blurry") &&
@@ -155,42 +210,7 @@ int main(void) {
         }
         kc_st_close(&st);
     }
-
-    /* Euler a: the step noise comes from the seed (cases.json gen_seed 1018). */
-    if (!open_case("txt2img_euler_ancestral", &st)) {
-        write_noise(&st, noise);
-        char *argv[] = {(char *)cli, "generate", "-m", (char *)model, "-p", "a lighthouse on a cliff at dusk", "-n",
-                        "text, watermark", "-W", "64", "-H", "64", "--steps", "3", "-s", "1018", "--sampling-method",
-                        "euler_a", "--init-noise", noise, "--save-latent", lat, "--precision", "fp32", "-o", png, NULL};
-        int rc = run_cli(argv, log);
-        KC_CHECK(rc == 0, "txt2img_euler_ancestral: CLI exit %d", rc);
-        if (rc == 0) {
-            compare_png("txt2img_euler_ancestral", png, &st);
-            compare_latent("txt2img_euler_ancestral", lat, &st);
-        }
-        kc_st_close(&st);
-    }
-
-    /* img2img: the input image as a PNG, strength 0.6 of 5 steps, seed 1016. */
-    if (!open_case("img2img_euler", &st)) {
-        int64_t n;
-        float *u8 = kc_golden_f32(&st, "input_image_uint8", &n, NULL, NULL);
-        kolors_image in = {64, 64, 3, malloc((size_t)n)};
-        for (int64_t i = 0; i < n; i++) in.data[i] = (uint8_t)u8[i];
-        free(u8);
-        kolors_error e = {0};
-        KC_CHECK(kolors_image_write_png(in_png, &in, 0, NULL, NULL, &e) == 0, "writing %s: %s", in_png, e.message);
-        free(in.data);
-        char *argv[] = {(char *)cli, "generate", "-m", (char *)model, "-p", "一座红色的房子，油画风格", "-n", "低质量",
-                        "-i", in_png, "--strength", "0.6", "--steps", "5", "-s", "1016", "--save-latent", lat,
-                        "--precision", "fp32", "-o", png, NULL};
-        int rc = run_cli(argv, log);
-        KC_CHECK(rc == 0, "img2img_euler: CLI exit %d", rc);
-        if (rc == 0) {
-            compare_png("img2img_euler", png, &st);
-            compare_latent("img2img_euler", lat, &st);
-        }
-        kc_st_close(&st);
-    }
+    KC_CHECK(ran == 8, "ran %d of the 8 pipeline cases through the CLI", ran);
+    cJSON_Delete(root);
     return kc_test_finish();
 }

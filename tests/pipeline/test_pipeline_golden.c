@@ -11,8 +11,8 @@
 #include <string.h>
 
 #include "harness.h"
-#include "io/json.h"
 #include "kolors.h"
+#include "pipeline/golden_cases.h"
 
 /* Intermediate tensors: the goldens' own fp32-vs-fp64 spread is <= 1.1e-5 (README §6); ours
  * differ from torch's in summation order only, measured <= 9.6e-6 over all stages of the 8 cases and the original-layout run. */
@@ -103,14 +103,6 @@ static void cmp(const char *case_name, const kc_safetensors *st, const char *gol
     free(ref);
 }
 
-static const char *sampler_of(const char *cls) {
-    if (!strcmp(cls, "EulerDiscreteScheduler")) return "euler";
-    if (!strcmp(cls, "EulerAncestralDiscreteScheduler")) return "euler_a";
-    if (!strcmp(cls, "DPMSolverMultistepScheduler")) return "dpm++2m";
-    if (!strcmp(cls, "UniPCMultistepScheduler")) return "unipc";
-    if (!strcmp(cls, "DDIMScheduler")) return "ddim";
-    return cls;
-}
 
 static void run_case(kolors_model *m, const char *name, const cJSON *c) {
     char rel[256];
@@ -133,7 +125,7 @@ static void run_case(kolors_model *m, const char *name, const cJSON *c) {
     g.cfg_scale = (float)cJSON_GetObjectItemCaseSensitive(c, "guidance")->valuedouble;
     g.width = cJSON_GetObjectItemCaseSensitive(c, "width")->valueint;
     g.height = cJSON_GetObjectItemCaseSensitive(c, "height")->valueint;
-    g.sampler = sampler_of(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "scheduler")));
+    g.sampler = golden_sampler_of(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "scheduler")));
     g.seed = cJSON_IsNumber(seed) ? (uint64_t)seed->valuedouble : 0;
     const int h = g.height / 8, w = g.width / 8;
     float *latents = malloc((size_t)(4 * h * w) * sizeof(float));
@@ -214,36 +206,12 @@ out:
     kc_st_close(&st);
 }
 
-/* cases.json was written by Python's json module, which spells infinities -Infinity (a scheduler
- * config key); JSON has no such token, so they become out-of-range numbers before parsing. */
-static cJSON *load_cases(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1), *o = malloc((size_t)n * 2 + 16); /* NaN -> null grows by 1 */
-    size_t got = fread(b, 1, (size_t)n, f);
-    fclose(f);
-    char *w = o;
-    for (size_t i = 0; i < got;) {
-        if (!strncmp(b + i, "Infinity", 8)) { memcpy(w, "1e999", 5); w += 5; i += 8; }
-        else if (!strncmp(b + i, "NaN", 3)) { memcpy(w, "null", 4); w += 4; i += 3; }
-        else *w++ = b[i++];
-    }
-    cJSON *root = NULL;
-    kc_err err = {0};
-    if (kc_json_parse(o, (size_t)(w - o), path, &root, &err)) printf("FAIL: %s\n", err.msg);
-    free(b);
-    free(o);
-    return root;
-}
 
 int main(int argc, char **argv) {
     const char *cases_path = kc_test_data("goldens/tiny-kolors-a/cases.json");
     kc_test_require_file(cases_path);
     kc_test_require_file(kc_test_data("models/tiny-kolors-a/model_index.json"));
-    cJSON *root = load_cases(cases_path);
+    cJSON *root = golden_load_cases(cases_path);
     if (!root) {
         printf("FAIL: cannot read %s\n", cases_path);
         return 1;
