@@ -378,6 +378,10 @@ int cmd_generate(int argc, char **argv) {
         rc = cli_fail(cmd, &e);
         goto done;
     }
+    /* What Kolors silently ignores, said before the work (the library warns about truncated prompts). */
+    if (g.negative_prompt && *g.negative_prompt && g.cfg_scale <= 1.0f)
+        fprintf(stderr, "kolors %s: warning: --negative-prompt has no effect with --cfg-scale %g (<= 1 turns "
+                "guidance off)\n", cmd, (double)g.cfg_scale);
     if (!have_seed) g.seed = random_seed();
     const char *model_name = model ? basename_of(model) : "kolors-demo (random weights)";
     progress_state ps = {.tty = isatty(2), .n_images = (int)batch};
