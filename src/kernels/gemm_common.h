@@ -82,6 +82,16 @@ static inline uint16_t kc_gemm_w_bf16(const void *p, kc_dtype wt, int64_t i) {
     return kc_f32_to_bf16(f);
 }
 
+/* Prefetches W rows [n, n+nv) over [k0, k0+kc) into L2 (stored dtype, any alignment). */
+static inline void kc_gemm_prefetch_w(const kc_gemm_args *g, int64_t n, int nv, int64_t k0, int64_t kc) {
+    const size_t bytes = (size_t)kc * kc_dtype_size(g->wt);
+    for (int j = 0; j < nv; j++) {
+        const char *p = kc_gemm_w_at(g, n + j, k0);
+        for (size_t b = 0; b < bytes; b += 64) __builtin_prefetch(p + b, 0, 2);
+        __builtin_prefetch(p + bytes - 1, 0, 2);
+    }
+}
+
 /* A blocked GEMM as every SIMD table runs it (Goto/BLIS loop order): for each K block, the
  * W columns of the tile are packed once into micro-panels of nr (converted to the compute
  * type), then for each block of mc rows the A rows are packed and the micro-kernel computes
@@ -120,10 +130,9 @@ static inline void kc_gemm_run(const kc_gemm_impl *im, const kc_gemm_args *g, in
         const int64_t kp = es == 2 ? (kc + 1) & ~(int64_t)1 : kc; /* packed length */
         const size_t b_panel = (size_t)kp * (size_t)im->nr * es, a_panel = (size_t)im->kc * (size_t)im->mr * es;
         const int first = k0 == 0 && !g->accumulate;
-        for (int64_t n = n0; n < n1; n += im->nr) {
-            int nv = n1 - n < im->nr ? (int)(n1 - n) : im->nr;
-            im->pack_b(g, n, nv, k0, kc, bpack + (size_t)((n - n0) / im->nr) * b_panel);
-        }
+        /* W micro-panels are packed on first use (ic == m0), each while the next one's rows
+         * are being prefetched, so reading the weights overlaps the multiplications. */
+        kc_gemm_prefetch_w(g, n0, n1 - n0 < im->nr ? (int)(n1 - n0) : im->nr, k0, kc);
         for (int64_t ic = m0; ic < m1; ic += im->mc) {
             const int64_t mc = m1 - ic < im->mc ? m1 - ic : im->mc;
             for (int64_t i = 0; i < mc; i += im->mr)
@@ -137,7 +146,11 @@ static inline void kc_gemm_run(const kc_gemm_impl *im, const kc_gemm_args *g, in
             }
             for (int64_t n = n0; n < n1; n += im->nr) {
                 const int nv = n1 - n < im->nr ? (int)(n1 - n) : im->nr;
-                const unsigned char *bp = bpack + (size_t)((n - n0) / im->nr) * b_panel;
+                unsigned char *bp = bpack + (size_t)((n - n0) / im->nr) * b_panel;
+                if (ic == m0) {
+                    im->pack_b(g, n, nv, k0, kc, bp);
+                    if (n + im->nr < n1) kc_gemm_prefetch_w(g, n + im->nr, n1 - n - im->nr < im->nr ? (int)(n1 - n - im->nr) : im->nr, k0, kc);
+                }
                 for (int64_t i = 0; i < mc; i += im->mr) {
                     const int mv = mc - i < im->mr ? (int)(mc - i) : im->mr;
                     im->ukr(kp, apack + (size_t)(i / im->mr) * a_panel, bp, g->y + (ic + i) * g->ldy + n, g->ldy, mv, nv,

@@ -32,8 +32,12 @@ static void pack_a(const kc_gemm_args *g, int64_t m, int rows, int64_t k0, int64
     uint16_t *d = dst;
     for (int r = 0; r < MR; r++, d += KC) {
         if (r < rows) {
-            kc_gemm_a_row(g, m + r, k0, kc, row);
-            f32_to_bf16(row, kc, d);
+            if (g->conv.Cin == 0) { /* linear: convert straight from x */
+                f32_to_bf16(g->x + (m + r) * g->ldx + k0, kc, d);
+            } else {
+                kc_gemm_a_row(g, m + r, k0, kc, row);
+                f32_to_bf16(row, kc, d);
+            }
             if (kc & 1) d[kc] = 0; /* odd K block: zero pair member */
         } else {
             memset(d, 0, (size_t)(kc + 1) * 2);
