@@ -48,7 +48,7 @@ static void gen_usage(FILE *f) {
             "                            it is still multiplied by the sampler's init_noise_sigma)\n"
             "      --save-latent FILE    also write the final latents (before the VAE) as tensor \"latents\"\n"
             "      --precision P         fp32 (reproduces the reference) or bf16 (faster on CPUs with\n"
-            "                            bf16 instructions); default: the fast path for this CPU\n"
+            "                            bf16 instructions); default: the library's (fp32 today)\n"
             "  -v, --verbose             log model loading, per-stage times and peak memory\n"
             "  -h, --help                this text\n");
 }
