@@ -27,6 +27,8 @@ static const shape shapes[] = {
     {"glm-mlp-in 512x4096x27392", 512, 4096, 27392, 0},
     {"conv3x3 320->320 128x128 as GEMM 16384x2880x320", 16384, 2880, 320, 0},
     {"conv3x3 320->320 128x128 (implicit)", 16384, 2880, 320, 1},
+    {"conv3x3 128->128 256x256 (implicit, VAE top)", 65536, 1152, 128, 1},
+    {"conv3x3 512->512 64x64 (implicit, VAE mid)", 4096, 4608, 512, 1},
 };
 
 static double now(void) { return kc_time_now(); }
