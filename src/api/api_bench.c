@@ -1,5 +1,5 @@
-/* api_bench.c — kolors_bench: times one component (U-Net forward, ChatGLM3 prefill, VAE decode)
- * with random weights in memory (bench_models.c) or a model folder's weights, on random inputs,
+/* api_bench.c — kolors_bench: times one component (U-Net forward, ChatGLM3 prefill, VAE decode or
+ * encode) with random weights in memory (bench_models.c) or a model folder's weights, on random inputs,
  * and reports seconds, the analytic work (kc_*_flops: 2 x multiply-adds of matmuls, convolutions
  * and attention products), memory and what ran (ISA table, precision, weight dtype).
  *
