@@ -7,6 +7,7 @@
  * Dimension letters: N batch, S pixels (H*W), C channels, G groups, M rows, D features. */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "kernels/kernels.h"
 #include "ops/ops.h"
@@ -35,9 +36,9 @@ kc_status kc_op_group_norm(const kc_exec *ex, const float *x, float *y, int64_t 
     if (N <= 0 || S <= 0) return KC_OK;
     const kc_kernels *kt = table(ex);
     const int64_t cg = C / G, chunk = (S + GN_CHUNKS - 1) / GN_CHUNKS, nchunk = (S + chunk - 1) / chunk;
-    /* floats: gamma, beta, mean, rstd [C] each; doubles: partial sums [N][nchunk][2][C] */
+    /* floats: gamma, beta, mean, rstd [C] each; doubles: partial sums [nchunk][2][C] (per image) */
     float *fb = malloc((size_t)C * 4 * sizeof(float));
-    double *part = calloc((size_t)(N * nchunk * 2 * C), sizeof(double));
+    double *part = malloc((size_t)(nchunk * 2 * C) * sizeof(double));
     if (!fb || !part) {
         free(fb);
         free(part);
@@ -49,23 +50,24 @@ kc_status kc_op_group_norm(const kc_exec *ex, const float *x, float *y, int64_t 
 
     for (int64_t n = 0; n < N; n++) {
         const float *xn = x + n * S * C, *shift = xn; /* first pixel's channels */
+        memset(part, 0, (size_t)(nchunk * 2 * C) * sizeof(double));
 #pragma omp parallel for schedule(static) num_threads(ex->n_threads)
         for (int64_t c0 = 0; c0 < nchunk; c0++) {
             int64_t s0 = c0 * chunk, rows = S - s0 < chunk ? S - s0 : chunk;
-            double *ps = part + ((n * nchunk + c0) * 2) * C;
+            double *ps = part + (c0 * 2) * C;
             kt->chan_moments(xn + s0 * C, rows, C, shift, ps, ps + C);
         }
         for (int64_t g = 0; g < G; g++) {
             double sum = 0.0;
             for (int64_t c0 = 0; c0 < nchunk; c0++)
-                for (int64_t c = g * cg; c < (g + 1) * cg; c++) sum += part[((n * nchunk + c0) * 2) * C + c];
+                for (int64_t c = g * cg; c < (g + 1) * cg; c++) sum += part[(c0 * 2) * C + c];
             const double cnt = (double)S * (double)cg, mean = sum / cnt;
             double sq = 0.0;
             for (int64_t c = g * cg; c < (g + 1) * cg; c++) {
                 double sc = 0.0, qc = 0.0, sh = shift[c];
                 for (int64_t c0 = 0; c0 < nchunk; c0++) {
-                    sc += part[((n * nchunk + c0) * 2) * C + c];
-                    qc += part[((n * nchunk + c0) * 2 + 1) * C + c];
+                    sc += part[(c0 * 2) * C + c];
+                    qc += part[(c0 * 2 + 1) * C + c];
                 }
                 /* Σ(x-μ)² = Σ(x-sh)² - 2(μ-sh)Σ(x-sh) + S(μ-sh)² over the channel's S values */
                 double dm = mean - sh, dsum = sc - (double)S * sh;
