@@ -1,5 +1,6 @@
 #!/usr/bin/python3
 """compare_torch.py — the same workloads as `kolors bench`, in PyTorch, in the same run.
+(unet, text-encoder, vae-decode, vae-encode)
 
 For each workload and precision it runs `kolors bench ...` (the JSON line), then the same shapes in
 plain PyTorch (own code below, written from kolors-model.md §3-§5: no diffusers / transformers;
@@ -10,7 +11,7 @@ same count by torch's time.
 Needs PyTorch (Debian python3-torch 1.13 is what the figures in docs/performance.md used: run it
 with /usr/bin/python3, which has torch). Reduced runs mirror the kolors bench flags:
   --layers L   text-encoder: first L of 28 ChatGLM blocks; unet: every transformer depth capped at L
-  --div K      unet / vae-decode: every channel width divided by K
+  --div K      unet / vae-*: every channel width divided by K
 torch bf16 runs cast weights and inputs to bfloat16 (--bf16-mode cast, default) or run the fp32
 model under torch.cpu.amp.autocast(dtype=bfloat16) (--bf16-mode autocast).
 
@@ -256,6 +257,30 @@ class VAEDecoder(nn.Module):
         return self.conv_out(F.silu(self.norm_out(self.up(x))))
 
 
+class VAEEncoder(nn.Module):
+    """§5.2: conv_in, down blocks (2 resnets + asymmetric-pad stride-2 conv but the last), mid,
+    GN-SiLU-conv_out to 2Z moments, quant_conv."""
+
+    def __init__(self, bo=(128, 256, 512, 512), layers=2, groups=32, z=4):
+        super().__init__()
+        self.conv_in = nn.Conv2d(3, bo[0], 3, padding=1)
+        downs, cur = [], bo[0]
+        for i, c in enumerate(bo):
+            for _ in range(layers):
+                downs.append(Resnet(cur, c, 0, groups, 1e-6))
+                cur = c
+            if i < len(bo) - 1:
+                downs += [nn.ZeroPad2d((0, 1, 0, 1)), nn.Conv2d(c, c, 3, stride=2)]
+        self.down = nn.Sequential(*downs)
+        self.mid = nn.Sequential(Resnet(cur, cur, 0, groups, 1e-6), VAEAttn(cur, groups), Resnet(cur, cur, 0, groups, 1e-6))
+        self.norm_out, self.conv_out = nn.GroupNorm(groups, cur, 1e-6), nn.Conv2d(cur, 2 * z, 3, padding=1)
+        self.qc = nn.Conv2d(2 * z, 2 * z, 1)
+
+    def forward(self, img):
+        x = self.mid(self.down(self.conv_in(img)))
+        return self.qc(self.conv_out(F.silu(self.norm_out(x))))
+
+
 # ---- ChatGLM3 (§3) ------------------------------------------------------------------------------
 
 
@@ -343,6 +368,10 @@ def build(a, dtype):
         m = VAEDecoder(bo=[c // a.div for c in (128, 256, 512, 512)])
         inputs = ((torch.rand(a.batch or 1, 4, a.height // 8, a.width // 8) * 2 - 1) * 1.7,)
         cast = (True,)
+    elif a.workload == "vae-encode":
+        m = VAEEncoder(bo=[c // a.div for c in (128, 256, 512, 512)])
+        inputs = (torch.rand(a.batch or 1, 3, a.height, a.width) * 2 - 1,)
+        cast = (True,)
     else:
         m = ChatGLM(a.layers or 28)
         N, T = a.batch or 2, a.tokens
@@ -384,7 +413,7 @@ def kolors_cmd(a, precision):
            "--repeat", str(a.repeat), "--warmup", str(a.warmup)]
     if a.workload != "text-encoder":
         cmd += ["-W", str(a.width), "-H", str(a.height)]
-    if a.workload != "vae-decode":
+    if not a.workload.startswith("vae-"):
         cmd += ["--tokens", str(a.tokens)]
         if a.layers:
             cmd += ["--layers", str(a.layers)]
@@ -407,10 +436,10 @@ def default_kolors():
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("workload", choices=["unet", "text-encoder", "vae-decode"])
+    ap.add_argument("workload", choices=["unet", "text-encoder", "vae-decode", "vae-encode"])
     ap.add_argument("-W", "--width", type=int, default=1024)
     ap.add_argument("-H", "--height", type=int, default=1024)
-    ap.add_argument("--batch", type=int, default=0, help="default 2 (unet, text-encoder) or 1 (vae-decode)")
+    ap.add_argument("--batch", type=int, default=0, help="default 2 (unet, text-encoder) or 1 (vae-*)")
     ap.add_argument("--tokens", type=int, default=256)
     ap.add_argument("--layers", type=int, default=0)
     ap.add_argument("--div", type=int, default=1)
@@ -425,8 +454,8 @@ def main():
     a = ap.parse_args()
     if a.width % 8 or a.height % 8 or a.div < 1 or a.layers < 0 or a.repeat < 1 or a.threads < 1:
         ap.error("sizes must be multiples of 8; --div >= 1, --layers >= 0, --repeat >= 1, --threads >= 1")
-    if a.workload == "vae-decode" and a.layers:
-        ap.error("vae-decode has no --layers")
+    if a.workload.startswith("vae-") and a.layers:
+        ap.error("the VAE has no --layers")
     if a.workload == "text-encoder" and a.div > 1:
         ap.error("text-encoder has no --div")
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads))
