@@ -82,6 +82,12 @@ refuse -- "--init-noise" -p x -W 128 -H 64 --init-noise "$TMP/a.safetensors"
 refuse -- "--precision" -p x --precision fp8
 refuse -- "--batch-count" -p x -b 0
 refuse "unknown option" -p x --bogus
+err=$("${G[@]}" -p x -o "$TMP/no/such/dir/x.png" 2>&1 >/dev/null); rc=$?
+[ $rc -ne 0 ] && echo "$err" | grep -q "does not exist" && ! echo "$err" | grep -q "step"
+check $? "missing output folder refused before any work (rc=$rc: $err)"
+err=$("${G[@]}" -p x -o "$TMP/ok.png" --save-latent "$TMP/nope/l.safetensors" 2>&1 >/dev/null); rc=$?
+[ $rc -ne 0 ] && echo "$err" | grep -q -- "--save-latent" && [ ! -e "$TMP/ok.png" ]
+check $? "missing --save-latent folder refused before any work (rc=$rc: $err)"
 refuse "needs a value" -p
 refuse "model" -p x -W 64 -H 64 -m "$TMP/no-such-model"
 # a model without VAE weights: refused before the text encoder and the U-Net run

@@ -163,6 +163,21 @@ static int output_name(const char *cmd, const char *pattern, int i, int n, char 
     return 0;
 }
 
+/* The folder a file will be written to must exist and be writable. */
+static int check_folder(const char *cmd, const char *flag, const char *path) {
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == dir) dir[1] = 0;
+    else *slash = 0;
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return cli_failf(cmd, "%s %s: the folder %s does not exist", flag, path, dir);
+    if (access(dir, W_OK) != 0) return cli_failf(cmd, "%s %s: the folder %s is not writable", flag, path, dir);
+    return 0;
+}
+
 /* Reads tensor "latents" [1, 4, h, w] from a safetensors file. */
 static int load_init_noise(const char *cmd, const char *path, int h, int w, float **out) {
     kolors_error e = {0};
@@ -321,10 +336,13 @@ int cmd_generate(int argc, char **argv) {
                   g.height);
         return 2;
     }
-    /* Test the output pattern before any work. */
+    /* Test the output names and folders before any work (a run can take many minutes). */
     char out_path[4096];
-    if (output_name(cmd, output, 0, (int)batch, out_path, sizeof out_path)) return 2;
-    if (save_latent_path && output_name(cmd, save_latent_path, 0, (int)batch, out_path, sizeof out_path)) return 2;
+    if (output_name(cmd, output, 0, (int)batch, out_path, sizeof out_path) || check_folder(cmd, "-o", out_path))
+        return 2;
+    if (save_latent_path && (output_name(cmd, save_latent_path, 0, (int)batch, out_path, sizeof out_path) ||
+                             check_folder(cmd, "--save-latent", out_path)))
+        return 2;
 
     kolors_image init = {0};
     if (init_img) {
