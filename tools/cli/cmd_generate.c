@@ -401,7 +401,9 @@ int cmd_generate(int argc, char **argv) {
         fprintf(stderr, "kolors %s: warning: --negative-prompt has no effect with --cfg-scale %g (<= 1 turns "
                 "guidance off)\n", cmd, (double)g.cfg_scale);
     if (!have_seed) g.seed = random_seed();
-    const char *model_name = model ? basename_of(model) : "kolors-demo (random weights)";
+    const char *env_model = getenv("KOLORS_MODEL");
+    const char *model_name =
+        model || (env_model && *env_model) ? basename_of(mp.model_dir) : "kolors-demo (random weights)";
     progress_state ps = {.tty = isatty(2), .n_images = (int)batch};
     g.progress = on_progress;
     g.progress_user = &ps;
