@@ -62,6 +62,7 @@ void kolors_model_free(kolors_model *m) {
     kc_api_text_free(m);
     kc_api_unet_free(m);
     kc_api_vae_free(m);
+    kc_api_generate_free(m);
     free(m);
 }
 

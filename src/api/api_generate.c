@@ -26,6 +26,7 @@ void kolors_gen_params_default(kolors_gen_params *g) {
 typedef struct {
     kolors_model *m;
     const kolors_gen_params *g;
+    int hidden;          /* text encoder width (E = P) */
     struct kc_unet *unet;
     float *ctx;          /* [B, T, X] projected text states, once per image */
     float *kv;           /* cross-attention K/V of every block, once per image (NULL = in the forward) */
@@ -37,10 +38,66 @@ static kc_status from_public(const kolors_error *e, kc_err *err) {
     return kc_fail(err, (kc_status)e->code, "%s", e->message);
 }
 
+/* The embeddings of the last prompts encoded: a batch (-b N) or another seed for the same prompts
+ * skips the text encoder entirely (12 GB of weights and a 6 B-parameter forward at full size). */
+struct kc_gen_cache {
+    int n;
+    char *prompts[2];
+    float *embeds, *pooled;
+    size_t embeds_n, pooled_n;
+};
+
+void kc_api_generate_free(kolors_model *m) {
+    struct kc_gen_cache *c = m->gen;
+    if (!c) return;
+    for (int i = 0; i < 2; i++) free(c->prompts[i]);
+    free(c->embeds);
+    free(c->pooled);
+    free(c);
+    m->gen = NULL;
+}
+
+static int cache_hit(const struct kc_gen_cache *c, int n, const char *const *prompts) {
+    if (!c || c->n != n) return 0;
+    for (int i = 0; i < n; i++)
+        if (strcmp(c->prompts[i], prompts[i])) return 0;
+    return 1;
+}
+
+/* Keeps a copy of what was just encoded (best effort: without memory, no cache). */
+static void cache_store(kolors_model *m, int n, const char *const *prompts, const float *embeds, size_t embeds_n,
+                        const float *pooled, size_t pooled_n) {
+    kc_api_generate_free(m);
+    struct kc_gen_cache *c = calloc(1, sizeof *c);
+    if (!c) return;
+    c->n = n;
+    c->embeds = malloc(embeds_n * sizeof(float));
+    c->pooled = malloc(pooled_n * sizeof(float));
+    int ok = c->embeds && c->pooled;
+    for (int i = 0; i < n && ok; i++) ok = (c->prompts[i] = strdup(prompts[i])) != NULL;
+    m->gen = c;
+    if (!ok) {
+        kc_api_generate_free(m);
+        return;
+    }
+    memcpy(c->embeds, embeds, embeds_n * sizeof(float));
+    memcpy(c->pooled, pooled, pooled_n * sizeof(float));
+    c->embeds_n = embeds_n;
+    c->pooled_n = pooled_n;
+}
+
 static kc_status be_encode(void *user, int n, const char *const *prompts, float *embeds, float *pooled, kc_err *err) {
     gen_state *st = user;
+    size_t embeds_n = (size_t)n * KOLORS_MAX_LENGTH * (size_t)st->hidden, pooled_n = (size_t)n * (size_t)st->hidden;
+    if (cache_hit(st->m->gen, n, prompts) && st->m->gen->embeds_n == embeds_n) {
+        memcpy(embeds, st->m->gen->embeds, embeds_n * sizeof(float));
+        memcpy(pooled, st->m->gen->pooled, pooled_n * sizeof(float));
+        kc_log(&st->m->log, KC_LOG_INFO, "prompt embeddings reused from the previous image (text encoder not run)");
+        return KC_OK;
+    }
     kolors_error e = {0};
     if (kolors_encode(st->m, n, prompts, embeds, pooled, &e)) return from_public(&e, err);
+    cache_store(st->m, n, prompts, embeds, embeds_n, pooled, pooled_n);
     return KC_OK;
 }
 
@@ -176,7 +233,7 @@ int kolors_generate(kolors_model *m, const kolors_gen_params *g, kolors_image *o
     struct kc_vae *vae = NULL;
     if ((s = kc_api_vae(m, &vae, &err))) return kc_api_err(error, &err);
 
-    gen_state st = {.m = m, .g = g};
+    gen_state st = {.m = m, .g = g, .hidden = hidden};
     kc_pipe_backend be = {
         .user = &st, .tokens = KOLORS_MAX_LENGTH, .text_width = hidden, .pooled_width = hidden,
         .encode = be_encode, .release_text = be_release_text, .unet_begin = be_unet_begin, .unet = be_unet,

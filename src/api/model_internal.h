@@ -13,6 +13,7 @@ struct kc_tokenizer;
 struct kc_chatglm;
 struct kc_unet;
 struct kc_vae;
+struct kc_gen_cache;
 
 struct kolors_model {
     kolors_params params;
@@ -26,6 +27,7 @@ struct kolors_model {
     struct kc_chatglm *glm;     /* api_text.c */
     struct kc_unet *unet;       /* api_unet.c */
     struct kc_vae *vae;         /* api_vae.c */
+    struct kc_gen_cache *gen;   /* api_generate.c: the last prompts' embeddings */
 };
 
 /* kc_err -> kolors_error; returns the code. */
@@ -41,5 +43,6 @@ void kc_api_tokenizer_free(kolors_model *m);
 void kc_api_text_free(kolors_model *m);
 void kc_api_unet_free(kolors_model *m);
 void kc_api_vae_free(kolors_model *m);
+void kc_api_generate_free(kolors_model *m);
 
 #endif

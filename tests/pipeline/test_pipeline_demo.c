@@ -37,10 +37,13 @@ static int on_progress(int step, int n_steps, double elapsed, void *user) {
 }
 
 /* Is the U-Net loaded right after encoding (prompt embeddings) and right before the VAE decode? */
-static int g_unet_loaded_at_encode = -1, g_unet_loaded_at_decode = -1;
+static int g_unet_loaded_at_encode = -1, g_unet_loaded_at_decode = -1, g_glm_loaded_at_encode = -1;
 static void on_tap_order(const char *name, const float *data, int ndim, const int64_t *shape, void *user) {
     (void)data, (void)ndim, (void)shape;
-    if (!strcmp(name, "pipeline.prompt_embeds")) g_unet_loaded_at_encode = ((kolors_model *)user)->unet != NULL;
+    if (!strcmp(name, "pipeline.prompt_embeds")) {
+        g_unet_loaded_at_encode = ((kolors_model *)user)->unet != NULL;
+        g_glm_loaded_at_encode = ((kolors_model *)user)->glm != NULL;
+    }
     if (!strcmp(name, "pipeline.vae_decode_input")) g_unet_loaded_at_decode = ((kolors_model *)user)->unet != NULL;
 }
 
@@ -269,6 +272,16 @@ int main(void) {
         generate(m, &g, &y, "fresh model");
         KC_CHECK(g_unet_loaded_at_encode == 0, "U-Net loaded while the prompts were encoded (%d)", g_unet_loaded_at_encode);
         KC_CHECK(g_unet_loaded_at_decode == 0, "U-Net still loaded at the VAE decode (%d)", g_unet_loaded_at_decode);
+        KC_CHECK(g_glm_loaded_at_encode == 1, "the first run encoded with the text encoder (%d)", g_glm_loaded_at_encode);
+        kolors_image_free(&y);
+        /* The same prompts again (another seed): embeddings reused, the text encoder is not loaded. */
+        g.seed = 99;
+        generate(m, &g, &y, "fresh model, same prompts");
+        KC_CHECK(g_glm_loaded_at_encode == 0, "same prompts: text encoder loaded again (%d)", g_glm_loaded_at_encode);
+        kolors_image_free(&y);
+        g.prompt = "another prompt";
+        generate(m, &g, &y, "fresh model, new prompt");
+        KC_CHECK(g_glm_loaded_at_encode == 1, "new prompt: the text encoder did not run (%d)", g_glm_loaded_at_encode);
         kolors_image_free(&y);
         kolors_model_free(m);
     }
