@@ -19,7 +19,7 @@ G=("$CLI" generate -W 64 -H 64 --steps 2 -t 2)
 out=$("$CLI" generate --help); check $? "--help exits 0"
 for f in -m --model -p --prompt -n --negative-prompt -W --width -H --height --steps --cfg-scale -s --seed \
          --sampling-method --scheduler -i --init-img --strength -b --batch-count -t --threads -o --output -v \
-         --init-noise --save-latent --precision; do
+         --init-noise --save-latent --precision --vae-tiling --vae-tile-size; do
     echo "$out" | grep -q -- " $f\b"; check $? "--help documents $f"
 done
 
@@ -37,6 +37,10 @@ cmp -s "$TMP/a.png" "$TMP/b.png"; check $? "same seed, same PNG"
 ! cmp -s "$TMP/a.png" "$TMP/c.png"; check $? "another seed, another PNG"
 out=$("${G[@]}" -p "x" -o "$TMP/r.png" 2>/dev/null); check $? "random seed run"
 echo "$out" | grep -Eq "seed [0-9]+"; check $? "random seed printed: $out"
+
+# VAE tiling on request: a 128x128 image decoded in 8x8-latent tiles
+"${G[@]}" -p "cat" -s 3 -W 128 -H 128 --vae-tiling --vae-tile-size 8 -o "$TMP/tiled.png" >/dev/null 2>&1
+check $? "--vae-tiling run"
 
 # batches: %d and auto-numbering; seeds S, S+1
 "${G[@]}" -p "cat" -s 3 -b 2 -o "$TMP/d_%d.png" >/dev/null 2>&1; check $? "batch with %d"
@@ -80,6 +84,7 @@ refuse -- "-i" -p x -i "$TMP/missing.png"
 refuse -- "--init-noise" -p x -W 64 -H 64 --init-noise "$TMP/missing.safetensors"
 refuse -- "--init-noise" -p x -W 128 -H 64 --init-noise "$TMP/a.safetensors"
 refuse -- "--precision" -p x --precision fp8
+refuse -- "--vae-tile-size" -p x --vae-tile-size 2
 refuse -- "--batch-count" -p x -b 0
 refuse "unknown option" -p x --bogus
 err=$("${G[@]}" -p x -o "$TMP/no/such/dir/x.png" 2>&1 >/dev/null); rc=$?

@@ -47,6 +47,9 @@ static void gen_usage(FILE *f) {
             "                            noise, used instead of the seeded draw (like diffusers' latents=;\n"
             "                            it is still multiplied by the sampler's init_noise_sigma)\n"
             "      --save-latent FILE    also write the final latents (before the VAE) as tensor \"latents\"\n"
+            "      --vae-tiling          decode (and encode) the image in overlapping tiles: less memory for\n"
+            "                            large images (default: automatic above the size where it pays)\n"
+            "      --vae-tile-size N     tile size in latent pixels (1/8 of image pixels) with --vae-tiling\n"
             "      --precision P         fp32 (reproduces the reference) or bf16 (faster on CPUs with\n"
             "                            bf16 instructions); default: the library's (fp32 today)\n"
             "  -v, --verbose             log model loading, per-stage times and peak memory\n"
@@ -218,7 +221,8 @@ int cmd_generate(int argc, char **argv) {
     const char *model = NULL, *init_img = NULL, *init_noise_path = NULL, *save_latent_path = NULL;
     const char *output = "output.png", *precision = NULL;
     int have_seed = 0, have_w = 0, have_h = 0, have_strength = 0, verbose = 0;
-    long long batch = 1, threads = 0;
+    long long batch = 1, threads = 0, vae_tile = 0;
+    int vae_tiling = -1;
     g.prompt = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
@@ -303,6 +307,11 @@ int cmd_generate(int argc, char **argv) {
                 return 2;
             }
             precision = v;
+        } else if (!strcmp(a, "--vae-tiling")) {
+            vae_tiling = 1;
+        } else if (!strcmp(a, "--vae-tile-size")) {
+            VALUE();
+            if (cli_parse_int(cmd, a, v, 8, 4096, &vae_tile)) return 2;
         } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
             verbose = 1;
         } else {
@@ -382,6 +391,8 @@ int cmd_generate(int argc, char **argv) {
     kolors_params_default(&mp);
     mp.model_dir = cli_model_dir(model);
     mp.n_threads = (int)threads;
+    mp.vae_tiling = vae_tiling;
+    mp.vae_tile_size = (int)vae_tile;
     mp.precision = !precision ? KOLORS_PRECISION_DEFAULT
                    : !strcmp(precision, "fp32") ? KOLORS_PRECISION_FP32 : KOLORS_PRECISION_BF16;
     mp.log = cli_log;
