@@ -272,8 +272,8 @@ kc_status kc_pipe_run(const kc_pipe_backend *be, const kc_pipe_params *p, uint8_
     }
 
     /* 3. Denoising. */
+    unet_open = 1; /* unet_end also undoes a unet_begin that failed half way */
     if ((s = be->unet_begin(be->user, B, h, w, embeds, err))) goto done;
-    unet_open = 1;
     double t_loop = kc_time_now();
     int64_t sb[4] = {B, 4, h, w};
     /* Step 0 before the first U-Net call: a front end shows its bar (and may cancel) before the

@@ -65,7 +65,8 @@ typedef struct {
     /* Frees the text encoder's weights (after encoding, before denoising). May be NULL. */
     void (*release_text)(void *user);
     /* Per-image U-Net set-up with the text states (embeds [B, T, E]): hoists what does not depend
-     * on the step (the context projection, buffers). unet_end releases it. */
+     * on the step (the context projection, buffers). unet_end releases it, also after a failed
+     * unet_begin. */
     kc_status (*unet_begin)(void *user, int64_t B, int64_t h, int64_t w, const float *embeds, kc_err *err);
     kc_status (*unet)(void *user, const kc_pipe_unet_call *c, float *noise_pred, kc_err *err);
     void (*unet_end)(void *user);
