@@ -109,14 +109,32 @@ kc_status kc_op_linear(const kc_exec *ex, const float *x, int64_t M, int64_t K, 
     return run_gemm(ex, &g, b, "linear", err);
 }
 
-/* dst [Cout, kh, kw, Cin] = src [Cout, Cin, kh, kw], element size es (a pure byte shuffle). */
+/* dst [Cout, kh, kw, Cin] = src [Cout, Cin, kh, kw], elements of es bytes (2 or 4): a pure
+ * shuffle, copied as 16/32-bit words (a memcpy call per element cost 12% of a U-Net step). */
 static void reorder_conv_weight(const kc_exec *ex, unsigned char *dst, const unsigned char *src, int64_t Cout,
                                 int64_t Cin, int64_t taps, size_t es) {
 #pragma omp parallel for schedule(static) num_threads(ex->n_threads)
-    for (int64_t o = 0; o < Cout; o++)
-        for (int64_t t = 0; t < taps; t++)
+    for (int64_t o = 0; o < Cout; o++) {
+        const unsigned char *so = src + (size_t)(o * Cin * taps) * es;
+        unsigned char *dq = dst + (size_t)(o * taps * Cin) * es;
+        if (es == 2) {
+            uint16_t *d = (uint16_t *)(void *)dq; /* dst comes from an aligned allocation */
             for (int64_t ci = 0; ci < Cin; ci++)
-                memcpy(dst + (size_t)((o * taps + t) * Cin + ci) * es, src + (size_t)((o * Cin + ci) * taps + t) * es, es);
+                for (int64_t t = 0; t < taps; t++) {
+                    uint16_t v;
+                    memcpy(&v, so + (size_t)(ci * taps + t) * 2, 2);
+                    d[t * Cin + ci] = v;
+                }
+        } else {
+            float *d = (float *)(void *)dq;
+            for (int64_t ci = 0; ci < Cin; ci++)
+                for (int64_t t = 0; t < taps; t++) {
+                    float v;
+                    memcpy(&v, so + (size_t)(ci * taps + t) * 4, 4);
+                    d[t * Cin + ci] = v;
+                }
+        }
+    }
 }
 
 kc_status kc_op_conv2d(const kc_exec *ex, const float *x, int64_t N, int64_t H, int64_t W, int64_t Cin,
