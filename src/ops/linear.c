@@ -18,7 +18,7 @@
 #define NB 64          /* output columns per dot-row work item (small M) */
 #define KC_SMALL_M 3   /* up to this many rows: dot products straight from the stored weights */
 #define KC_MAX_NC 1024 /* bias buffer per tile */
-#define TASKS_PER_THREAD 4
+#define TASKS_PER_THREAD 2 /* tiles per thread when N gives too few: each M chunk re-packs its W block */
 
 static const kc_kernels *table(const kc_exec *ex) { return ex->k ? ex->k : kc_kernels_default(); }
 
