@@ -4,16 +4,8 @@
 # reduced size (a few seconds each on 2 threads), checking that the one JSON line carries the
 # documented keys and plausible values. Timings themselves are not checked (they never gate CI).
 # No python needed: keys are checked with grep.
-set -u
-CLI=${KOLORS_CLI:?KOLORS_CLI not set}
-SHARED=${KOLORS_SHARED:-${KOLORS_SHARED_DEFAULT:-}}
-TD=${KOLORS_TESTDATA:-$SHARED/testdata}
-MODEL=$TD/models/tiny-kolors-a
-ORIG=$TD/models/tiny-kolors-a-orig
+source "$(dirname "$0")/common.bash"
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
-fail=0
-pass=0
-check() { if [ "$1" = 0 ]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $2"; fi; }
 
 # refused: ARGS... -> exit 2 and a message containing $PAT
 refused() {
@@ -124,5 +116,4 @@ line=$("$CLI" bench unet -m "$MODEL" -W 64 -H 64 --tokens 16 --layers 1 -t 1); r
 check $rc "unet -m --layers 1 runs"
 echo "$line" | grep -q '"layers_run":11,"layers_total":17,.*"scaled":true'; check $? "unet tiny: depth capped 17 -> 11 blocks ($line)"
 
-echo "bench.sh: $pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish bench.sh

@@ -2,15 +2,7 @@
 # encode.sh — `kolors encode`: --help, flag refusals, the F32 tensors it writes (names, shapes,
 # size) for a batch of prompts on tiny-kolors-a, and thread-count independence (byte-identical
 # output with -t 1 and -t 2, as ops.h promises). Numbers vs the goldens: tests/cli/test_encode.c.
-set -u
-CLI=${KOLORS_CLI:?KOLORS_CLI not set}
-SHARED=${KOLORS_SHARED:-${KOLORS_SHARED_DEFAULT:-}}
-MODEL=${KOLORS_TESTDATA:-$SHARED/testdata}/models/tiny-kolors-a
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-fail=0
-pass=0
-check() { if [ "$1" = 0 ]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $2"; fi; }
+source "$(dirname "$0")/common.bash"
 
 out=$("$CLI" encode --help); rc=$?
 check $rc "--help exits 0"
@@ -48,5 +40,4 @@ size=$(wc -c < "$TMP/a.safetensors")
 check $? "encode with -t 2 exits 0"
 cmp -s "$TMP/a.safetensors" "$TMP/b.safetensors"; check $? "-t 1 and -t 2 give byte-identical files"
 
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

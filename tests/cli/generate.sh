@@ -3,15 +3,9 @@
 # "parameters" chunk, deterministic for a seed, random seed printed when omitted, batch naming
 # ("%d" and auto-numbering), --save-latent, --help documents every flag, and bad flags refused with
 # a message naming the flag and a non-zero exit before any work.
-set -u
-CLI=${KOLORS_CLI:?KOLORS_CLI not set}
+source "$(dirname "$0")/common.bash"
 SRC=${KOLORS_SOURCE_DIR:?KOLORS_SOURCE_DIR not set}
 [ -f "$SRC/models/demo/model_index.json" ] || { echo "SKIP: no demo model at $SRC/models/demo"; exit 77; }
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-fail=0
-pass=0
-check() { if [ "$1" = 0 ]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $2"; fi; }
 unset KOLORS_MODEL
 G=("$CLI" generate -W 64 -H 64 --steps 2 -t 2)
 
@@ -102,5 +96,4 @@ cp "$SRC/models/demo/vae/config.json" "$TMP/novae/vae/"
 refuse "no weights file" -p x -W 64 -H 64 -m "$TMP/novae"
 echo "$err" | grep -q "step"; [ $? -ne 0 ]; check $? "no denoising step ran before the VAE was found missing"
 
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

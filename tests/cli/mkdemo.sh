@@ -2,16 +2,10 @@
 # mkdemo.sh — the committed demo model (models/demo) is exactly what tools/mkdemo writes, and both
 # it and the tiny-a-sized variant pass `kolors info`'s architecture check (every tensor the configs
 # imply, with the right shapes, and nothing else).
-set -u
-CLI=${KOLORS_CLI:?KOLORS_CLI not set}
+source "$(dirname "$0")/common.bash"
 SRC=${KOLORS_SOURCE_DIR:?KOLORS_SOURCE_DIR not set}
 MK=$(dirname "$CLI")/tools/mkdemo/kolors-mkdemo
 [ -x "$MK" ] || { echo "SKIP: $MK not built"; exit 77; }
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-fail=0
-pass=0
-check() { if [ "$1" = 0 ]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $2"; fi; }
 
 "$MK" "$TMP/demo" >/dev/null; check $? "kolors-mkdemo runs"
 diff -r "$TMP/demo" "$SRC/models/demo" >/dev/null; check $? "models/demo is byte-identical to a fresh kolors-mkdemo run (regenerate and commit it)"
@@ -23,5 +17,4 @@ size=$(du -sk "$SRC/models/demo" | cut -f1)
 "$MK" >/dev/null 2>&1; [ $? -ne 0 ]; check $? "missing output folder refused"
 "$MK" "$TMP/x" --bogus >/dev/null 2>&1; [ $? -ne 0 ]; check $? "unknown option refused"
 
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

@@ -4,18 +4,8 @@
 # time, output and taps compared by rel-L2), the 1-element timestep broadcast, the fp16 variant,
 # and clear errors for malformed inputs (missing tensor, wrong rank, channels, batch, width).
 # Needs python3 (standard library only): tests/cli/st_tool.py cuts and compares the files.
-set -u
-CLI=${KOLORS_CLI:?KOLORS_CLI not set}
-SHARED=${KOLORS_SHARED:-${KOLORS_SHARED_DEFAULT:-}}
-TD=${KOLORS_TESTDATA:-$SHARED/testdata}
-MODEL=$TD/models/tiny-kolors-a
-ORIG=$TD/models/tiny-kolors-a-orig
+source "$(dirname "$0")/common.bash"
 GOLD=$TD/goldens/tiny-kolors-a/unet.safetensors
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-fail=0
-pass=0
-check() { if [ "$1" = 0 ]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $2"; fi; }
 
 out=$("$CLI" run unet --help); rc=$?
 check $rc "--help exits 0"
@@ -76,5 +66,4 @@ bad "text_embeds narrower than the states" "text_embeds" edit=text_embeds:2,32
 bad "time_ids [2,5]" "time_ids" edit=time_ids:2,5
 bad "empty sample" "sample" edit=sample:0,4,8,8
 
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

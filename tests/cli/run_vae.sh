@@ -4,18 +4,8 @@
 # (inputs cut to a file at test time, outputs compared by rel-L2), forced tiling, taps, and clear
 # errors (exit 1) for malformed inputs: missing tensor, wrong rank, channel count, sizes.
 # Needs python3 (standard library only) to cut and compare safetensors files.
-set -u
-CLI=${KOLORS_CLI:?KOLORS_CLI not set}
-SHARED=${KOLORS_SHARED:-${KOLORS_SHARED_DEFAULT:-}}
-TD=${KOLORS_TESTDATA:-$SHARED/testdata}
-MODEL=$TD/models/tiny-kolors-a
-ORIG=$TD/models/tiny-kolors-a-orig
+source "$(dirname "$0")/common.bash"
 GOLD=$TD/goldens/tiny-kolors-a/vae.safetensors
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-fail=0
-pass=0
-check() { if [ "$1" = 0 ]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $2"; fi; }
 
 for c in vae-decode vae-encode; do
     out=$("$CLI" run $c --help); rc=$?
@@ -125,5 +115,4 @@ expect_err "$TMP/b6.safetensors" "RGB" "encode: 4-channel image refused" vae-enc
 $ST rand "$TMP/b7.safetensors" image 0,3,64,64
 expect_err "$TMP/b7.safetensors" "batch" "encode: empty batch refused" vae-encode
 
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

@@ -3,16 +3,8 @@
 # from kolors-model.md §2.3/§2.4, plain and --jsonl input, CR LF, a last line without newline,
 # --max-length, the stderr note for a truncated prompt, and refusals (invalid UTF-8 with its line
 # number, bad JSON, bad flags).
-set -u
-CLI=${KOLORS_CLI:?KOLORS_CLI not set}
-SHARED=${KOLORS_SHARED:-${KOLORS_SHARED_DEFAULT:-}}
-MODEL=${KOLORS_TESTDATA:-$SHARED/testdata}/models/tiny-kolors-a
+source "$(dirname "$0")/common.bash"
 if [ ! -f "$MODEL/tokenizer/tokenizer.model" ]; then echo "SKIP: $MODEL not found"; exit 77; fi
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-fail=0
-pass=0
-check() { if [ "$1" = 0 ]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $2"; fi; }
 tok() { "$CLI" tokenize -m "$MODEL" "$@"; }
 # the real-token tail of input_ids of output line $1 (n_tokens ids before the closing bracket)
 ids_of() { sed -n "${1}p" "$TMP/out" | sed 's/.*"input_ids":\[\([^]]*\)\].*/\1/'; }
@@ -114,5 +106,4 @@ check $rc "2000 prompts exit 0"
 [ "$(wc -l <"$TMP/out")" -eq 2000 ]; check $? "2000 output lines"
 echo "speed: 2000 prompts in $(awk "BEGIN{printf \"%.3f\", $end - $start}") s (CLI end to end)"
 
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish
