@@ -81,6 +81,10 @@ refuse -- "--precision" -p x --precision fp8
 refuse -- "--vae-tile-size" -p x --vae-tile-size 2
 refuse -- "--batch-count" -p x -b 0
 refuse "unknown option" -p x --bogus
+refuse "is a folder" -p x -W 64 -H 64 -o "$TMP"
+refuse "between 64 and 4096" -p x -W 16384 -H 64
+refuse "between 64 and 4096" -p x -W 56 -H 64
+refuse "between 1 and" -p x -t 0
 err=$("${G[@]}" -p x -o "$TMP/no/such/dir/x.png" 2>&1 >/dev/null); rc=$?
 [ $rc -ne 0 ] && echo "$err" | grep -q "does not exist" && ! echo "$err" | grep -q "step"
 check $? "missing output folder refused before any work (rc=$rc: $err)"

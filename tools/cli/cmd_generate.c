@@ -23,8 +23,8 @@ static void gen_usage(FILE *f) {
             "                            default: $KOLORS_MODEL, else the embedded demo model\n"
             "  -p, --prompt TEXT         the prompt (Chinese or English, at most 254 tokens are used)\n"
             "  -n, --negative-prompt T   negative prompt (default \"\", encoded as Kolors does)\n"
-            "  -W, --width N             image width in pixels, a multiple of 8 (default 1024)\n"
-            "  -H, --height N            image height in pixels, a multiple of 8 (default 1024)\n"
+            "  -W, --width N             image width in pixels, a multiple of 8 in 64..4096 (default 1024)\n"
+            "  -H, --height N            image height in pixels, a multiple of 8 in 64..4096 (default 1024)\n"
             "      --steps N             denoising steps (default 50)\n"
             "      --cfg-scale X         classifier-free guidance scale (default 5.0; <= 1 turns the\n"
             "                            negative pass off and halves the work)\n"
@@ -166,15 +166,16 @@ static int output_name(const char *cmd, const char *pattern, int i, int n, char 
     return 0;
 }
 
-/* The folder a file will be written to must exist and be writable. */
+/* The folder a file will be written to must exist and be writable, and the name must not be a folder. */
 static int check_folder(const char *cmd, const char *flag, const char *path) {
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) return cli_failf(cmd, "%s %s: is a folder, not a file name", flag, path);
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", path);
     char *slash = strrchr(dir, '/');
     if (!slash) snprintf(dir, sizeof dir, ".");
     else if (slash == dir) dir[1] = 0;
     else *slash = 0;
-    struct stat st;
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
         return cli_failf(cmd, "%s %s: the folder %s does not exist", flag, path, dir);
     if (access(dir, W_OK) != 0) return cli_failf(cmd, "%s %s: the folder %s is not writable", flag, path, dir);
@@ -243,7 +244,8 @@ int cmd_generate(int argc, char **argv) {
             g.negative_prompt = v;
         } else if (!strcmp(a, "-W") || !strcmp(a, "--width") || !strcmp(a, "-H") || !strcmp(a, "--height")) {
             VALUE();
-            if (cli_parse_int(cmd, a, v, 8, 16384, &iv)) return 2;
+            /* the library's limits (KC_PIPE_MIN_SIDE / KC_PIPE_MAX_SIDE), refused here as a usage error */
+            if (cli_parse_int(cmd, a, v, 64, 4096, &iv)) return 2;
             if (a[1] == 'W' || a[2] == 'w') { g.width = (int)iv; have_w = 1; }
             else { g.height = (int)iv; have_h = 1; }
         } else if (!strcmp(a, "--steps")) {
@@ -290,7 +292,7 @@ int cmd_generate(int argc, char **argv) {
             if (cli_parse_int(cmd, a, v, 1, GEN_MAX_BATCH, &batch)) return 2;
         } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
             VALUE();
-            if (cli_parse_int(cmd, a, v, 0, 1024, &threads)) return 2;
+            if (cli_parse_int(cmd, a, v, 1, 1024, &threads)) return 2;
         } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
             VALUE();
             output = v;
