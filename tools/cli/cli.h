@@ -32,6 +32,10 @@ const char *cli_value(const char *cmd, int argc, char **argv, int *i);
 void cli_log(int level, const char *msg, void *user);
 /* Model folder: the -m value, or the embedded demo model when NULL. */
 const char *cli_model_dir(const char *given);
+/* kolors_params_default plus what every command sets the same way: the model folder
+ * (cli_model_dir(model)) and the stderr log callback, quiet below warnings unless *verbose.
+ * verbose must outlive the model (it is the callback's user pointer). */
+void cli_params(kolors_params *p, const char *model, int *verbose);
 
 /* --taps support for the component runners (cli_tensors.c): a kolors_tap_fn that copies every
  * reported tensor into the collector (oom set on allocation failure), and its release. */

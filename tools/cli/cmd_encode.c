@@ -54,13 +54,9 @@ int cmd_encode(int argc, char **argv) {
     if (!outp) return cli_failf("encode", "no output file given (use -o OUT.safetensors)") + 1;
 
     kolors_params p;
-    kolors_params_default(&p);
-    p.model_dir = cli_model_dir(model);
+    cli_params(&p, model, &verbose);
     p.n_threads = (int)threads;
     p.precision = prec;
-    p.log = cli_log;
-    p.log_user = &verbose;
-    p.log_level = verbose ? KOLORS_LOG_DEBUG : KOLORS_LOG_WARN;
     kolors_model *m;
     kolors_error e;
     if (kolors_model_open(&p, &m, &e)) return cli_fail("encode", &e);

@@ -390,16 +390,12 @@ int cmd_generate(int argc, char **argv) {
     }
 
     kolors_params mp;
-    kolors_params_default(&mp);
-    mp.model_dir = cli_model_dir(model);
+    cli_params(&mp, model, &verbose);
     mp.n_threads = (int)threads;
     mp.vae_tiling = vae_tiling;
     mp.vae_tile_size = (int)vae_tile;
     mp.precision = !precision ? KOLORS_PRECISION_DEFAULT
                    : !strcmp(precision, "fp32") ? KOLORS_PRECISION_FP32 : KOLORS_PRECISION_BF16;
-    mp.log = cli_log;
-    mp.log_user = &verbose;
-    mp.log_level = verbose ? KOLORS_LOG_DEBUG : KOLORS_LOG_WARN;
     if (!model && verbose) fprintf(stderr, "kolors %s: model %s\n", cmd, mp.model_dir);
 
     int rc = 0;

@@ -26,12 +26,8 @@ int cmd_info(int argc, char **argv) {
         else return cli_failf("info", "unknown option '%s' (see kolors info --help)", argv[i]) + 1;
     }
     kolors_params p;
-    kolors_params_default(&p);
-    p.model_dir = cli_model_dir(model);
+    cli_params(&p, model, &verbose);
     p.variant = variant;
-    p.log = cli_log;
-    p.log_user = &verbose;
-    p.log_level = verbose ? KOLORS_LOG_DEBUG : KOLORS_LOG_WARN;
     kolors_model *m;
     kolors_error e;
     if (kolors_model_open(&p, &m, &e)) return cli_fail("info", &e);

@@ -105,14 +105,10 @@ int cmd_run_unet(int argc, char **argv) {
     for (int64_t i = 0; i < N; i++) tsn[i] = ts[tnum == 1 ? 0 : i];
 
     kolors_params p;
-    kolors_params_default(&p);
-    p.model_dir = cli_model_dir(model);
+    cli_params(&p, model, &verbose);
     p.n_threads = (int)threads;
     p.precision = prec;
     p.variant = variant;
-    p.log = cli_log;
-    p.log_user = &verbose;
-    p.log_level = verbose ? KOLORS_LOG_DEBUG : KOLORS_LOG_WARN;
     if (kolors_model_open(&p, &m, &e)) { rc = cli_fail(CMD, &e); goto done; }
     if (tapp) kolors_model_set_tap(m, cli_tap_collect, &tp);
     kolors_unet_inputs in = {

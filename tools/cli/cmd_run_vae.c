@@ -106,16 +106,12 @@ int cmd_run_vae(int argc, char **argv) {
     }
 
     kolors_params p;
-    kolors_params_default(&p);
-    p.model_dir = cli_model_dir(model);
+    cli_params(&p, model, &verbose);
     p.n_threads = (int)threads;
     p.precision = KOLORS_PRECISION_FP32;
     p.variant = variant;
     p.vae_tiling = tiling;
     p.vae_tile_size = (int)tile;
-    p.log = cli_log;
-    p.log_user = &verbose;
-    p.log_level = verbose ? KOLORS_LOG_DEBUG : KOLORS_LOG_WARN;
     if (kolors_model_open(&p, &m, &e)) { rc = cli_fail(cmd, &e); goto done; }
     if (tapp) kolors_model_set_tap(m, cli_tap_collect, &tp);
     if (!encode) {

@@ -85,9 +85,7 @@ int cmd_tokenize(int argc, char **argv) {
     }
 
     kolors_params p;
-    kolors_params_default(&p);
-    p.model_dir = cli_model_dir(model);
-    p.log = cli_log;
+    cli_params(&p, model, NULL);
     kolors_model *m = NULL;
     kolors_error e = {0};
     if (kolors_model_open(&p, &m, &e)) return cli_fail(cmd, &e);

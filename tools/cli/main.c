@@ -109,3 +109,11 @@ const char *cli_model_dir(const char *given) {
     const char *env = getenv("KOLORS_MODEL");
     return env && *env ? env : KOLORS_DEMO_MODEL_DIR;
 }
+
+void cli_params(kolors_params *p, const char *model, int *verbose) {
+    kolors_params_default(p);
+    p->model_dir = cli_model_dir(model);
+    p->log = cli_log;
+    p->log_user = verbose;
+    p->log_level = verbose && *verbose ? KOLORS_LOG_DEBUG : KOLORS_LOG_WARN;
+}
