@@ -116,7 +116,8 @@ void kc_vae_config_sdxl(kc_vae_config *c) {
 
 /* ---- expected tensors ---------------------------------------------------------------------- */
 
-/* Attention tensor suffixes: new (diffusers >= 0.14) and old (AttentionBlock) spelling. */
+/* Attention tensor suffixes: new (diffusers >= 0.14) and old (AttentionBlock) spelling. Both are
+ * accepted because which one the Kolors VAE file uses is unconfirmed (kolors-model.md §12.4). */
 static const char *const k_attn_new[4] = {"to_q", "to_k", "to_v", "to_out.0"};
 static const char *const k_attn_old[4] = {"query", "key", "value", "proj_attn"};
 

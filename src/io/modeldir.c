@@ -41,6 +41,9 @@ static kc_status check_index(kc_modeldir *d, kc_err *err) {
             s = kc_fail(err, KC_ERR_UNSUPPORTED, "%s: \"%s\" is a %s; kolors.c needs %s", d->model_index, comp[i].key,
                         c1->valuestring, comp[i].cls);
     }
+    /* Recorded for `kolors info` only: the official repo's value is unconfirmed (kolors-model.md
+     * §12.2: reported true by a third party) and Kolors' own scripts override it with false, which
+     * is what the pipeline always does (the negative prompt is encoded, never zeroed). */
     if (!s) s = kc_json_bool(j, "force_zeros_for_empty_prompt", 0, 0, d->model_index, &d->force_zeros_for_empty_prompt, err);
     cJSON_Delete(j);
     return s;

@@ -113,6 +113,9 @@ kc_status kc_sched_config_parse(const struct cJSON *root, const char *what, kc_s
     if ((s = kc_json_num(root, "sigma_max", 0, 0, what, &c->sigma_max, err))) return s;
     if ((c->has_sigma_min && !(c->sigma_min > 0)) || (c->has_sigma_max && !(c->sigma_max > 0)))
         return kc_fail(err, KC_ERR_FORMAT, "%s: \"sigma_min\" / \"sigma_max\" must be positive", what);
+    /* Absent -> diffusers' default (true). Whether the official Kolors scheduler_config.json sets
+     * set_alpha_to_one (and clip_sample, below) is unconfirmed (kolors-model.md §12.1); it only
+     * matters for ddim. */
     if ((s = kc_json_bool(root, "set_alpha_to_one", 0, 1, what, &c->set_alpha_to_one, err))) return s;
 
     /* sampler-specific keys: recorded, checked by kc_sampler_create for the sampler built */
