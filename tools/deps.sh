@@ -2,7 +2,7 @@
 # Installs the Debian packages kolors.c needs to build and test, when any is missing.
 # Idempotent: does nothing (and needs no network) when everything is already installed.
 set -euo pipefail
-pkgs=(build-essential cmake pkg-config libcjson-dev libpng-dev libjpeg62-turbo-dev zlib1g-dev libomp-dev python3)
+pkgs=(build-essential cmake pkg-config libcjson-dev libpng-dev libjpeg62-turbo-dev zlib1g-dev libomp-dev python3 clang)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds and runs the whole test suite twice: a Release build, and an ASan+UBSan build.
+# Builds and runs the whole test suite twice (a Release build and an ASan+UBSan build), then each
+# libFuzzer target for a short while.
 # Usage: bash tools/test.sh            (from the repository root)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,3 +13,21 @@ ctest --test-dir build --output-on-failure -j"$jobs"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DKOLORS_SANITIZE=ON -DKOLORS_WERROR=ON -DKOLORS_BENCH=OFF >/dev/null
 cmake --build build-asan -j"$jobs"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --test-dir build-asan --output-on-failure -j"$jobs"
+
+# A short libFuzzer run of every fuzz target (15 s each, seeded with the hand-made bad files in
+# tests/io/corrupt; any crash, leak or sanitizer report fails the run). Needs clang (tools/deps.sh).
+cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DKOLORS_FUZZ=ON -DKOLORS_SANITIZE=ON \
+      -DKOLORS_BENCH=OFF >/dev/null
+fuzz_targets=(safetensors torchzip pickle json_config image tokenizer_model tokenize)
+cmake --build build-fuzz -j"$jobs" --target "${fuzz_targets[@]/#/fuzz_}"
+for t in "${fuzz_targets[@]}"; do
+  mkdir -p "build-fuzz/corpus/$t"
+  log="build-fuzz/fuzz_$t.log"
+  if ! ASAN_OPTIONS=quarantine_size_mb=32 KOLORS_SHARED_DEFAULT="$PWD/../shared" "build-fuzz/fuzz/fuzz_$t" \
+       -max_total_time=15 -max_len=65536 "build-fuzz/corpus/$t" tests/io/corrupt >"$log" 2>&1; then
+    tail -n 60 "$log"
+    echo "fuzz_$t found a problem (full log: $log)" >&2
+    exit 1
+  fi
+  echo "fuzz_$t: $(tail -n 1 "$log")"
+done
