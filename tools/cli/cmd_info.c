@@ -5,7 +5,7 @@
 #include "cli.h"
 
 static void help(void) {
-    printf("usage: kolors info [-m DIR] [-v]\n\n"
+    printf("usage: kolors info [-m DIR] [--variant NAME] [-v]\n\n"
            "Describes a Kolors model folder (Kwai-Kolors/Kolors or Kwai-Kolors/Kolors-diffusers layout) and checks\n"
            "every component's tensors against the architecture its config implies.\n\n"
            "  -m, --model DIR   model folder (default: the embedded demo model, or $KOLORS_MODEL)\n"

@@ -5,7 +5,7 @@
 
 int cmd_run(int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        printf("usage: kolors run <unet|vae-decode|vae-encode> -m DIR --in IN.safetensors -o OUT.safetensors\n"
+        printf("usage: kolors run <unet|vae-decode|vae-encode> [-m DIR] --in IN.safetensors -o OUT.safetensors\n"
                "  (kolors run <component> --help for details)\n");
         return argc < 2 ? 2 : 0;
     }
