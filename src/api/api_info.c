@@ -204,7 +204,8 @@ static int info_scheduler(kolors_model *m, text *t) {
 
 int kolors_model_info(kolors_model *m, char **out, kolors_error *error) {
     text t = {0};
-    *out = NULL;
+    if (out) *out = NULL;
+    if (!m || !out) return kc_api_err(error, &(kc_err){KC_ERR_ARG, "kolors_model_info: NULL model or out"});
     tprintf(&t, "model: %s\nlayout: %s\n", m->dir.root, kc_layout_name(m->dir.layout));
     if (m->dir.model_index[0])
         tprintf(&t, "model_index.json: force_zeros_for_empty_prompt %s (kolors.c always encodes the negative prompt)\n",
