@@ -44,7 +44,7 @@ enum { KOLORS_LOG_ERROR = 0, KOLORS_LOG_WARN = 1, KOLORS_LOG_INFO = 2, KOLORS_LO
 typedef void (*kolors_log_fn)(int level, const char *msg, void *user);
 
 typedef enum {
-    KOLORS_PRECISION_DEFAULT = 0, /* the fast path for this CPU */
+    KOLORS_PRECISION_DEFAULT = 0, /* the fast path for this CPU: bf16 where it has AVX512-BF16, else fp32 */
     KOLORS_PRECISION_FP32 = 1,    /* fp32 arithmetic: reproduces the reference goldens */
     KOLORS_PRECISION_BF16 = 2,    /* bf16 products, fp32 accumulation */
 } kolors_precision;

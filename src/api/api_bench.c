@@ -431,7 +431,7 @@ int kolors_bench(const kolors_bench_params *p, kolors_bench_result *r, kolors_er
     static const char *const names[] = {"unet", "text-encoder", "vae-decode", "vae-encode"};
     r->workload = names[p->workload];
     kc_exec ex;
-    kc_exec_init(&ex, p->n_threads, p->precision == KOLORS_PRECISION_FP32 ? KC_PREC_FP32 : KC_PREC_BF16);
+    kc_exec_init(&ex, p->n_threads, kc_api_precision(p->precision));
     if (p->isa && kc_kernels_select(p->isa, &ex.k, &err)) return kc_api_err(error, &err);
     snprintf(r->isa, sizeof r->isa, "%s", ex.k->name);
     snprintf(r->precision, sizeof r->precision, "%s", ex.precision == KC_PREC_FP32 ? "fp32" : "bf16");

@@ -5,6 +5,7 @@
 
 #include "api/model_internal.h"
 #include "io/safetensors.h"
+#include "kernels/kernels.h"
 
 int kc_api_err(kolors_error *out, const kc_err *e) {
     if (out) {
@@ -16,6 +17,17 @@ int kc_api_err(kolors_error *out, const kc_err *e) {
 }
 
 void kolors_free(void *p) { free(p); }
+
+/* DEFAULT is the fast path for this CPU: bf16 products with fp32 accumulation where the kernel
+ * table has a native bf16 dot product (AVX512-BF16), fp32 elsewhere (bf16 without hardware
+ * support is emulated and slower than fp32). KOLORS_ISA=ref forces fp32 too: the reference table
+ * exists to check the others, not to be fast. */
+kc_precision kc_api_precision(kolors_precision p) {
+    if (p == KOLORS_PRECISION_FP32) return KC_PREC_FP32;
+    if (p == KOLORS_PRECISION_BF16) return KC_PREC_BF16;
+    const kc_kernels *k = kc_kernels_default();
+    return (k->gemm_bf16 && strcmp(k->name, "ref") != 0) ? KC_PREC_BF16 : KC_PREC_FP32;
+}
 
 void kolors_params_default(kolors_params *p) {
     memset(p, 0, sizeof *p);
@@ -46,8 +58,11 @@ int kolors_model_open(const kolors_params *p, kolors_model **out, kolors_error *
         kc_fail(&err, KC_ERR_ARG, "thread count %d is not in [0, 1024]", p->n_threads);
         goto fail;
     }
-    kc_exec_init(&m->ex, p->n_threads,
-                 p->precision == KOLORS_PRECISION_BF16 ? KC_PREC_BF16 : KC_PREC_FP32);
+    if (p->precision < KOLORS_PRECISION_DEFAULT || p->precision > KOLORS_PRECISION_BF16) {
+        kc_fail(&err, KC_ERR_ARG, "unknown precision %d", (int)p->precision);
+        goto fail;
+    }
+    kc_exec_init(&m->ex, p->n_threads, kc_api_precision(p->precision));
     if (kc_modeldir_resolve(p->model_dir, &m->dir, &err)) goto fail;
     kc_log(&m->log, KC_LOG_DEBUG, "model %s: %s layout", m->dir.root, kc_layout_name(m->dir.layout));
     *out = m;

@@ -30,6 +30,8 @@ struct kolors_model {
     struct kc_gen_cache *gen;   /* api_generate.c: the last prompts' embeddings */
 };
 
+/* kolors_precision -> the arithmetic ops run (DEFAULT = the fast path of this CPU). */
+kc_precision kc_api_precision(kolors_precision p);
 /* kc_err -> kolors_error; returns the code. */
 int kc_api_err(kolors_error *out, const kc_err *e);
 
