@@ -20,6 +20,10 @@ for bad in 0 -3 x 5000; do
     check $? "threads '$bad' refused naming --threads ($err)"
 done
 "$CLI" encode -m "$MODEL" -p a -o "$TMP/x.safetensors" --bogus >/dev/null 2>&1; [ $? -ne 0 ]; check $? "unknown option refused"
+err=$("$CLI" encode -m "$MODEL" -p a -o "$TMP/no-dir/x.safetensors" 2>&1); rc=$?
+[ $rc -eq 2 ] && echo "$err" | grep -q "does not exist"; check $? "output in a missing folder refused before any work ($err)"
+err=$("$CLI" encode -m "$MODEL" -p a -o "$TMP" 2>&1); rc=$?
+[ $rc -eq 2 ] && echo "$err" | grep -q "is a folder"; check $? "output naming a folder refused ($err)"
 err=$("$CLI" encode -m "$TMP/nowhere" -p a -o "$TMP/x.safetensors" 2>&1); rc=$?
 [ $rc -ne 0 ] && [ -n "$err" ] && [ ! -e "$TMP/x.safetensors" ]; check $? "missing model folder refused ($err)"
 

@@ -17,6 +17,10 @@ err=$("$CLI" run unet -m "$MODEL" -o "$TMP/x.safetensors" 2>&1); rc=$?
 err=$("$CLI" run unet -m "$MODEL" --in "$TMP/x.safetensors" 2>&1); rc=$?
 [ $rc -ne 0 ] && echo "$err" | grep -q -- "-o"; check $? "missing output refused naming -o ($err)"
 "$CLI" run unet --bogus >/dev/null 2>&1; [ $? -ne 0 ]; check $? "unknown option refused"
+err=$("$CLI" run unet -m "$MODEL" --in "$TMP/x.safetensors" -o "$TMP/no-dir/o.safetensors" 2>&1); rc=$?
+[ $rc -eq 2 ] && echo "$err" | grep -q -- "-o .*does not exist"; check $? "output in a missing folder refused before reading anything ($err)"
+err=$("$CLI" run unet -m "$MODEL" --in "$TMP/x.safetensors" -o "$TMP/o.safetensors" --taps "$TMP" 2>&1); rc=$?
+[ $rc -eq 2 ] && echo "$err" | grep -q -- "--taps .*is a folder"; check $? "--taps naming a folder refused ($err)"
 
 if ! command -v python3 >/dev/null || [ ! -f "$GOLD" ] || [ ! -f "$MODEL/unet/config.json" ]; then
     echo "SKIP: python3 or $GOLD / $MODEL absent ($pass passed, $fail failed so far)"

@@ -18,6 +18,8 @@ for c in vae-decode vae-encode; do
     err=$("$CLI" run $c -m "$MODEL" --in "$TMP/x.safetensors" 2>&1); rc=$?
     [ $rc -eq 2 ] && echo "$err" | grep -q -- "-o"; check $? "$c: missing output refused naming -o ($rc: $err)"
     "$CLI" run $c --bogus >/dev/null 2>&1; [ $? -eq 2 ]; check $? "$c: unknown option exits 2"
+    err=$("$CLI" run $c -m "$MODEL" --in "$TMP/x.safetensors" -o "$TMP" 2>&1); rc=$?
+    [ $rc -eq 2 ] && echo "$err" | grep -q "is a folder"; check $? "$c: output naming a folder refused ($rc: $err)"
     err=$("$CLI" run $c --tiling sometimes 2>&1); rc=$?
     [ $rc -eq 2 ] && echo "$err" | grep -q "auto, on or off"; check $? "$c: bad --tiling refused ($rc: $err)"
     err=$("$CLI" run $c --tile-size 4 2>&1); rc=$?

@@ -36,6 +36,10 @@ const char *cli_model_dir(const char *given);
  * (cli_model_dir(model)) and the stderr log callback, quiet below warnings unless *verbose.
  * verbose must outlive the model (it is the callback's user pointer). */
 void cli_params(kolors_params *p, const char *model, int *verbose);
+/* Checks, before any work, that a file can be written at path: its folder exists and is writable
+ * and path is not a folder. On failure prints "kolors <cmd>: error: <flag> <path>: ..." and
+ * returns 1 (a run can take minutes; it should not fail at the end on a typo). */
+int cli_check_output(const char *cmd, const char *flag, const char *path);
 
 /* --taps support for the component runners (cli_tensors.c): a kolors_tap_fn that copies every
  * reported tensor into the collector (oom set on allocation failure), and its release. */

@@ -52,6 +52,7 @@ int cmd_encode(int argc, char **argv) {
     }
     if (!np) return cli_failf("encode", "no prompt given (use -p TEXT; see kolors encode --help)") + 1;
     if (!outp) return cli_failf("encode", "no output file given (use -o OUT.safetensors)") + 1;
+    if (cli_check_output("encode", "-o", outp)) return 2;
 
     kolors_params p;
     cli_params(&p, model, &verbose);

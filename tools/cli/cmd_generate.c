@@ -6,7 +6,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -163,22 +162,6 @@ static int output_name(const char *cmd, const char *pattern, int i, int n, char 
         w = snprintf(out, cap, "%.*s_%d%s", (int)(dot - pattern), pattern, i + 1, dot);
     }
     if (w < 0 || (size_t)w >= cap) return cli_failf(cmd, "-o '%s': name too long", pattern);
-    return 0;
-}
-
-/* The folder a file will be written to must exist and be writable, and the name must not be a folder. */
-static int check_folder(const char *cmd, const char *flag, const char *path) {
-    struct stat st;
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) return cli_failf(cmd, "%s %s: is a folder, not a file name", flag, path);
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (!slash) snprintf(dir, sizeof dir, ".");
-    else if (slash == dir) dir[1] = 0;
-    else *slash = 0;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-        return cli_failf(cmd, "%s %s: the folder %s does not exist", flag, path, dir);
-    if (access(dir, W_OK) != 0) return cli_failf(cmd, "%s %s: the folder %s is not writable", flag, path, dir);
     return 0;
 }
 
@@ -349,10 +332,10 @@ int cmd_generate(int argc, char **argv) {
     }
     /* Test the output names and folders before any work (a run can take many minutes). */
     char out_path[4096];
-    if (output_name(cmd, output, 0, (int)batch, out_path, sizeof out_path) || check_folder(cmd, "-o", out_path))
+    if (output_name(cmd, output, 0, (int)batch, out_path, sizeof out_path) || cli_check_output(cmd, "-o", out_path))
         return 2;
     if (save_latent_path && (output_name(cmd, save_latent_path, 0, (int)batch, out_path, sizeof out_path) ||
-                             check_folder(cmd, "--save-latent", out_path)))
+                             cli_check_output(cmd, "--save-latent", out_path)))
         return 2;
 
     kolors_image init = {0};

@@ -57,6 +57,7 @@ int cmd_run_unet(int argc, char **argv) {
     }
     if (!inp) return cli_failf(CMD, "no input file given (use --in IN.safetensors; see kolors run unet --help)") + 1;
     if (!outp) return cli_failf(CMD, "no output file given (use -o OUT.safetensors)") + 1;
+    if (cli_check_output(CMD, "-o", outp) || (tapp && cli_check_output(CMD, "--taps", tapp))) return 2;
 
     kolors_error e;
     kolors_tensor *tin = NULL;

@@ -73,6 +73,7 @@ int cmd_run_vae(int argc, char **argv) {
     }
     if (!inp) return cli_failf(cmd, "no input file given (use --in IN.safetensors; see kolors %s --help)", cmd) + 1;
     if (!outp) return cli_failf(cmd, "no output file given (use -o OUT.safetensors)") + 1;
+    if (cli_check_output(cmd, "-o", outp) || (tapp && cli_check_output(cmd, "--taps", tapp))) return 2;
 
     kolors_error e;
     kolors_tensor *tin = NULL;

@@ -3,6 +3,8 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -116,4 +118,20 @@ void cli_params(kolors_params *p, const char *model, int *verbose) {
     p->log = cli_log;
     p->log_user = verbose;
     p->log_level = verbose && *verbose ? KOLORS_LOG_DEBUG : KOLORS_LOG_WARN;
+}
+
+/* The folder a file will be written to must exist and be writable, and the name must not be a folder. */
+int cli_check_output(const char *cmd, const char *flag, const char *path) {
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) return cli_failf(cmd, "%s %s: is a folder, not a file name", flag, path);
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == dir) dir[1] = 0;
+    else *slash = 0;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return cli_failf(cmd, "%s %s: the folder %s does not exist", flag, path, dir);
+    if (access(dir, W_OK) != 0) return cli_failf(cmd, "%s %s: the folder %s is not writable", flag, path, dir);
+    return 0;
 }
