@@ -2,13 +2,13 @@
  * sizes, tensor count, dtypes, parameter count, bytes, and the architecture verdict (the
  * tensors its config implies vs the tensors its files hold, io/arch.h). A broken component is
  * described and the report goes on to the next one; the return value says whether all passed. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/model_internal.h"
 #include "core/mapfile.h"
+#include "core/strbuf.h"
 #include "diffusion/unet.h"
 #include "diffusion/vae.h"
 #include "io/arch.h"
@@ -16,31 +16,6 @@
 #include "io/weights.h"
 #include "text/chatglm3.h"
 #include "text/tokenizer.h"
-
-typedef struct {
-    char *s;
-    size_t n, cap;
-} text;
-
-static void tprintf(text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void tprintf(text *t, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    int need = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (need < 0) return;
-    if (t->n + (size_t)need + 1 > t->cap) {
-        size_t nc = (t->cap ? 2 * t->cap : 4096) + (size_t)need;
-        char *ns = realloc(t->s, nc);
-        if (!ns) return;
-        t->s = ns;
-        t->cap = nc;
-    }
-    va_start(ap, fmt);
-    vsnprintf(t->s + t->n, t->cap - t->n, fmt, ap);
-    va_end(ap);
-    t->n += (size_t)need;
-}
 
 /* 6243584032 -> "6,243,584,032" */
 static const char *grouped(char *buf, size_t cap, unsigned long long v) {
@@ -60,13 +35,13 @@ static const char *base_name(const char *p) {
 }
 
 /* Files, counts and the verdict of one component's weights. Returns 1 when it passes. */
-static int report_weights(text *t, const char *component, const kc_weights *ws, const kc_expected_list *exp,
+static int report_weights(kc_strbuf *t, const char *component, const kc_weights *ws, const kc_expected_list *exp,
                           const char *prefix, int optional_prefix) {
     char g1[40], g2[40];
     uint64_t disk = 0;
-    tprintf(t, "  files:\n");
+    kc_strbuf_printf(t, "  files:\n");
     for (int i = 0; i < kc_weights_nfiles(ws); i++) {
-        tprintf(t, "    %-52s %s bytes\n", base_name(kc_weights_file(ws, i)),
+        kc_strbuf_printf(t, "    %-52s %s bytes\n", base_name(kc_weights_file(ws, i)),
                 grouped(g1, sizeof g1, kc_weights_file_size(ws, i)));
         disk += kc_weights_file_size(ws, i);
     }
@@ -74,31 +49,31 @@ static int report_weights(text *t, const char *component, const kc_weights *ws, 
     char *rep = NULL;
     kc_err err = {0};
     if (kc_arch_check(exp, ws, component, prefix, optional_prefix, 8, &r, &rep, &err)) {
-        tprintf(t, "  architecture: check failed: %s\n", err.msg);
+        kc_strbuf_printf(t, "  architecture: check failed: %s\n", err.msg);
         return 0;
     }
-    tprintf(t, "  tensors: %lld (dtypes %s), %s parameters, %s bytes of tensor data, %s bytes on disk\n",
+    kc_strbuf_printf(t, "  tensors: %lld (dtypes %s), %s parameters, %s bytes of tensor data, %s bytes on disk\n",
             (long long)kc_weights_count(ws), r.dtypes[0] ? r.dtypes : "-", grouped(g1, sizeof g1, (unsigned long long)r.params),
             grouped(g2, sizeof g2, r.bytes), grouped((char[40]){0}, 40, disk));
     int ok = !(r.n_missing || r.n_unexpected || r.n_shape || r.n_dtype);
-    tprintf(t, "  architecture: %s — %s", ok ? "OK" : "MISMATCH", rep);
+    kc_strbuf_printf(t, "  architecture: %s — %s", ok ? "OK" : "MISMATCH", rep);
     free(rep);
     return ok;
 }
 
-static int component_failed(text *t, const kc_err *err) {
-    tprintf(t, "  error: %s\n", err->msg);
+static int component_failed(kc_strbuf *t, const kc_err *err) {
+    kc_strbuf_printf(t, "  error: %s\n", err->msg);
     return 0;
 }
 
-static int info_text_encoder(kolors_model *m, text *t) {
+static int info_text_encoder(kolors_model *m, kc_strbuf *t) {
     kc_err err = {0};
     char cfgp[KC_PATH_MAX + 16];
     snprintf(cfgp, sizeof cfgp, "%s/config.json", m->dir.text_encoder_dir);
     kc_chatglm_config c;
-    tprintf(t, "text_encoder: %s\n", m->dir.text_encoder_dir);
+    kc_strbuf_printf(t, "text_encoder: %s\n", m->dir.text_encoder_dir);
     if (kc_chatglm_config_load(cfgp, &c, &err)) return component_failed(t, &err);
-    tprintf(t, "  ChatGLM3: %lld layers, hidden %lld, %lld heads x %lld, %lld kv groups, ffn %lld, vocab %lld\n",
+    kc_strbuf_printf(t, "  ChatGLM3: %lld layers, hidden %lld, %lld heads x %lld, %lld kv groups, ffn %lld, vocab %lld\n",
             (long long)c.layers, (long long)c.hidden, (long long)c.heads, (long long)c.head_dim,
             (long long)c.kv_groups, (long long)c.ffn, (long long)c.vocab);
     const char *bases[] = {"model", "pytorch_model"};
@@ -115,16 +90,16 @@ static int info_text_encoder(kolors_model *m, text *t) {
     return ok;
 }
 
-static int info_unet(kolors_model *m, text *t) {
+static int info_unet(kolors_model *m, kc_strbuf *t) {
     kc_err err = {0};
     char cfgp[KC_PATH_MAX + 16];
     snprintf(cfgp, sizeof cfgp, "%s/config.json", m->dir.unet_dir);
     kc_unet_config c;
-    tprintf(t, "unet: %s\n", m->dir.unet_dir);
+    kc_strbuf_printf(t, "unet: %s\n", m->dir.unet_dir);
     if (kc_unet_config_load(cfgp, &c, &err)) return component_failed(t, &err);
-    tprintf(t, "  UNet2DConditionModel: in %lld, out %lld, blocks", (long long)c.in_channels, (long long)c.out_channels);
-    for (int i = 0; i < c.nblocks; i++) tprintf(t, " %lld", (long long)c.block_out[i]);
-    tprintf(t, ", cross-attention %lld, text %lld\n", (long long)c.cross_dim, (long long)kc_unet_text_width(&c));
+    kc_strbuf_printf(t, "  UNet2DConditionModel: in %lld, out %lld, blocks", (long long)c.in_channels, (long long)c.out_channels);
+    for (int i = 0; i < c.nblocks; i++) kc_strbuf_printf(t, " %lld", (long long)c.block_out[i]);
+    kc_strbuf_printf(t, ", cross-attention %lld, text %lld\n", (long long)c.cross_dim, (long long)kc_unet_text_width(&c));
     const char *bases[] = {"diffusion_pytorch_model"};
     kc_weights *ws = NULL;
     int used = 0;
@@ -139,12 +114,12 @@ static int info_unet(kolors_model *m, text *t) {
     return ok;
 }
 
-static int info_vae(kolors_model *m, text *t) {
+static int info_vae(kolors_model *m, kc_strbuf *t) {
     kc_err err = {0};
     char cfgp[KC_PATH_MAX + 16];
     snprintf(cfgp, sizeof cfgp, "%s/config.json", m->dir.vae_dir);
     kc_vae_config c;
-    tprintf(t, "vae: %s\n", m->dir.vae_dir);
+    kc_strbuf_printf(t, "vae: %s\n", m->dir.vae_dir);
     if (kc_vae_config_load(cfgp, &c, &err)) return component_failed(t, &err);
     const char *bases[] = {"diffusion_pytorch_model"};
     kc_weights *ws = NULL;
@@ -162,25 +137,25 @@ static int info_vae(kolors_model *m, text *t) {
     return ok;
 }
 
-static int info_tokenizer(kolors_model *m, text *t) {
+static int info_tokenizer(kolors_model *m, kc_strbuf *t) {
     kc_err err = {0};
     kc_tokenizer *tok = NULL;
     char g[40];
-    tprintf(t, "tokenizer: %s\n", m->dir.tokenizer_model);
+    kc_strbuf_printf(t, "tokenizer: %s\n", m->dir.tokenizer_model);
     if (kc_tokenizer_load_dir(&m->dir, &tok, &err)) return component_failed(t, &err);
     kc_mapfile mf;
     uint64_t size = 0;
     if (kc_mapfile_open(&mf, m->dir.tokenizer_model, NULL) == KC_OK) { size = mf.size; kc_mapfile_close(&mf); }
-    tprintf(t, "  SentencePiece BPE: %d pieces + ChatGLM specials (vocab %d), %s bytes\n", kc_tokenizer_n_pieces(tok),
+    kc_strbuf_printf(t, "  SentencePiece BPE: %d pieces + ChatGLM specials (vocab %d), %s bytes\n", kc_tokenizer_n_pieces(tok),
             kc_tokenizer_vocab_size(tok), grouped(g, sizeof g, size));
     kc_tokenizer_free(tok);
     return 1;
 }
 
-static int info_scheduler(kolors_model *m, text *t) {
+static int info_scheduler(kolors_model *m, kc_strbuf *t) {
     kc_err err = {0};
     cJSON *j = NULL;
-    tprintf(t, "scheduler: %s\n", m->dir.scheduler_config);
+    kc_strbuf_printf(t, "scheduler: %s\n", m->dir.scheduler_config);
     if (kc_json_load(m->dir.scheduler_config, &j, &err)) return component_failed(t, &err);
     const char *cls = NULL, *sched = NULL, *spacing = NULL, *pred = NULL;
     int64_t steps = 0;
@@ -194,7 +169,7 @@ static int info_scheduler(kolors_model *m, text *t) {
     kc_json_num(j, "beta_end", 0, 0.02, "scheduler", &b1, &err);
     int ok = err.code == KC_OK;
     if (ok)
-        tprintf(t, "  %s: %lld training steps, %s betas %g -> %g, %s spacing, %s prediction\n", cls, (long long)steps,
+        kc_strbuf_printf(t, "  %s: %lld training steps, %s betas %g -> %g, %s spacing, %s prediction\n", cls, (long long)steps,
                 sched, b0, b1, spacing, pred);
     else
         component_failed(t, &err);
@@ -203,12 +178,12 @@ static int info_scheduler(kolors_model *m, text *t) {
 }
 
 int kolors_model_info(kolors_model *m, char **out, kolors_error *error) {
-    text t = {0};
+    kc_strbuf t = {0};
     if (out) *out = NULL;
     if (!m || !out) return kc_api_err(error, &(kc_err){KC_ERR_ARG, "kolors_model_info: NULL model or out"});
-    tprintf(&t, "model: %s\nlayout: %s\n", m->dir.root, kc_layout_name(m->dir.layout));
+    kc_strbuf_printf(&t, "model: %s\nlayout: %s\n", m->dir.root, kc_layout_name(m->dir.layout));
     if (m->dir.model_index[0])
-        tprintf(&t, "model_index.json: force_zeros_for_empty_prompt %s (kolors.c always encodes the negative prompt)\n",
+        kc_strbuf_printf(&t, "model_index.json: force_zeros_for_empty_prompt %s (kolors.c always encodes the negative prompt)\n",
                 m->dir.force_zeros_for_empty_prompt ? "true" : "false");
     int failed = 0;
     failed += !info_tokenizer(m, &t);
@@ -216,8 +191,11 @@ int kolors_model_info(kolors_model *m, char **out, kolors_error *error) {
     failed += !info_text_encoder(m, &t);
     failed += !info_unet(m, &t);
     failed += !info_vae(m, &t);
-    tprintf(&t, "verdict: %s\n", failed ? "PROBLEMS FOUND (see above)" : "OK — every component matches its config");
-    if (!t.s) return kc_api_err(error, &(kc_err){KC_ERR_NOMEM, "out of memory"});
+    kc_strbuf_printf(&t, "verdict: %s\n", failed ? "PROBLEMS FOUND (see above)" : "OK — every component matches its config");
+    if (!t.s || t.oom) {
+        free(t.s);
+        return kc_api_err(error, &(kc_err){KC_ERR_NOMEM, "out of memory"});
+    }
     *out = t.s;
     if (failed) {
         kc_err err = {0};

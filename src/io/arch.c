@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/strbuf.h"
+
 kc_status kc_expected_add(kc_expected_list *l, int ndim, const int64_t *shape, kc_err *err, const char *fmt, ...) {
     if (ndim < 0 || ndim > 4) return kc_fail(err, KC_ERR_INTERNAL, "expected tensor with %d dims", ndim);
     if (l->n == l->cap) {
@@ -35,32 +37,6 @@ void kc_expected_free(kc_expected_list *l) {
     memset(l, 0, sizeof *l);
 }
 
-/* Growable text buffer for the report. */
-typedef struct {
-    char *s;
-    size_t n, cap;
-} sbuf;
-
-static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(sbuf *b, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    int need = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (need < 0) return;
-    if (b->n + (size_t)need + 1 > b->cap) {
-        size_t nc = (b->cap ? b->cap * 2 : 1024) + (size_t)need;
-        char *ns = realloc(b->s, nc);
-        if (!ns) return;
-        b->s = ns;
-        b->cap = nc;
-    }
-    va_start(ap, fmt);
-    vsnprintf(b->s + b->n, b->cap - b->n, fmt, ap);
-    va_end(ap);
-    b->n += (size_t)need;
-}
-
 static const kc_weight_entry *lookup(const kc_weights *ws, const char *prefix, int optional, const char *name) {
     char full[768];
     if (prefix && *prefix) {
@@ -78,14 +54,14 @@ kc_status kc_arch_check(const kc_expected_list *exp, const kc_weights *ws, const
     int64_t nw = kc_weights_count(ws);
     unsigned char *used = calloc((size_t)nw + 1, 1);
     if (!used) return kc_fail(err, KC_ERR_NOMEM, "out of memory");
-    sbuf miss = {0}, mism = {0}, unexp = {0}, out = {0};
+    kc_strbuf miss = {0}, mism = {0}, unexp = {0}, out = {0};
     int seen_dt[KC_DTYPE_COUNT] = {0};
     res->n_expected = exp->n;
     for (int64_t i = 0; i < exp->n; i++) {
         const kc_expected *x = &exp->v[i];
         const kc_weight_entry *e = lookup(ws, prefix, optional_prefix, x->name);
         if (!e) {
-            if (res->n_missing++ < max_list) sb_printf(&miss, "    %s%s\n", prefix && !optional_prefix ? prefix : "", x->name);
+            if (res->n_missing++ < max_list) kc_strbuf_printf(&miss, "    %s%s\n", prefix && !optional_prefix ? prefix : "", x->name);
             continue;
         }
         used[e - kc_weights_entry(ws, 0)] = 1;
@@ -95,13 +71,13 @@ kc_status kc_arch_check(const kc_expected_list *exp, const kc_weights *ws, const
         if (!ok) {
             char a[96], b[96];
             if (res->n_shape++ < max_list)
-                sb_printf(&mism, "    %s: found %s, config implies %s\n", e->name,
+                kc_strbuf_printf(&mism, "    %s: found %s, config implies %s\n", e->name,
                           kc_shape_str(a, sizeof a, e->t.shape, e->t.ndim), kc_shape_str(b, sizeof b, x->shape, x->ndim));
             continue;
         }
         if (!kc_dtype_is_float(e->t.dtype)) {
             if (res->n_dtype++ < max_list)
-                sb_printf(&mism, "    %s: dtype %s, expected F32, F16 or BF16\n", e->name, kc_dtype_name(e->t.dtype));
+                kc_strbuf_printf(&mism, "    %s: dtype %s, expected F32, F16 or BF16\n", e->name, kc_dtype_name(e->t.dtype));
             continue;
         }
         res->params += kc_tensor_numel(&e->t);
@@ -110,7 +86,7 @@ kc_status kc_arch_check(const kc_expected_list *exp, const kc_weights *ws, const
         const kc_weight_entry *e = kc_weights_entry(ws, i);
         res->bytes += (uint64_t)kc_tensor_nbytes(&e->t);
         if (e->t.dtype > 0 && e->t.dtype < KC_DTYPE_COUNT) seen_dt[e->t.dtype] = 1;
-        if (!used[i] && res->n_unexpected++ < max_list) sb_printf(&unexp, "    %s\n", e->name);
+        if (!used[i] && res->n_unexpected++ < max_list) kc_strbuf_printf(&unexp, "    %s\n", e->name);
     }
     for (int t = 1; t < KC_DTYPE_COUNT; t++)
         if (seen_dt[t]) {
@@ -118,23 +94,26 @@ kc_status kc_arch_check(const kc_expected_list *exp, const kc_weights *ws, const
             snprintf(res->dtypes + l, sizeof res->dtypes - l, "%s%s", l ? " " : "", kc_dtype_name((kc_dtype)t));
         }
     int bad = res->n_missing || res->n_unexpected || res->n_shape || res->n_dtype;
-    sb_printf(&out, "%s: %lld of %lld expected tensors found", component, (long long)res->n_found,
+    kc_strbuf_printf(&out, "%s: %lld of %lld expected tensors found", component, (long long)res->n_found,
               (long long)res->n_expected);
-    if (!bad) sb_printf(&out, ", all shapes match\n");
+    if (!bad) kc_strbuf_printf(&out, ", all shapes match\n");
     else
-        sb_printf(&out, "; %lld missing, %lld unexpected, %lld with the wrong shape, %lld with a non-float dtype\n",
+        kc_strbuf_printf(&out, "; %lld missing, %lld unexpected, %lld with the wrong shape, %lld with a non-float dtype\n",
                   (long long)res->n_missing, (long long)res->n_unexpected, (long long)res->n_shape,
                   (long long)res->n_dtype);
-    if (res->n_missing) sb_printf(&out, "  missing (%s%lld):\n%s", res->n_missing > max_list ? "first of " : "", (long long)res->n_missing, miss.s);
+    if (res->n_missing) kc_strbuf_printf(&out, "  missing (%s%lld):\n%s", res->n_missing > max_list ? "first of " : "", (long long)res->n_missing, miss.s);
     if (res->n_shape || res->n_dtype)
-        sb_printf(&out, "  mismatched (%lld):\n%s", (long long)(res->n_shape + res->n_dtype), mism.s);
+        kc_strbuf_printf(&out, "  mismatched (%lld):\n%s", (long long)(res->n_shape + res->n_dtype), mism.s);
     if (res->n_unexpected)
-        sb_printf(&out, "  unexpected (%s%lld):\n%s", res->n_unexpected > max_list ? "first of " : "", (long long)res->n_unexpected, unexp.s);
+        kc_strbuf_printf(&out, "  unexpected (%s%lld):\n%s", res->n_unexpected > max_list ? "first of " : "", (long long)res->n_unexpected, unexp.s);
     free(miss.s);
     free(mism.s);
     free(unexp.s);
     free(used);
-    if (!out.s) return kc_fail(err, KC_ERR_NOMEM, "out of memory");
+    if (!out.s || out.oom || miss.oom || mism.oom || unexp.oom) {
+        free(out.s);
+        return kc_fail(err, KC_ERR_NOMEM, "out of memory");
+    }
     *report = out.s;
     return KC_OK;
 }
