@@ -82,6 +82,7 @@ refuse -- "--vae-tile-size" -p x --vae-tile-size 2
 refuse -- "--batch-count" -p x -b 0
 refuse "unknown option" -p x --bogus
 refuse "is a folder" -p x -W 64 -H 64 -o "$TMP"
+refuse "empty" -p x -W 64 -H 64 -o ""
 refuse "between 64 and 4096" -p x -W 16384 -H 64
 refuse "between 64 and 4096" -p x -W 56 -H 64
 refuse "between 1 and" -p x -t 0

@@ -122,6 +122,7 @@ void cli_params(kolors_params *p, const char *model, int *verbose) {
 
 /* The folder a file will be written to must exist and be writable, and the name must not be a folder. */
 int cli_check_output(const char *cmd, const char *flag, const char *path) {
+    if (!*path) return cli_failf(cmd, "%s: the file name is empty", flag);
     struct stat st;
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) return cli_failf(cmd, "%s %s: is a folder, not a file name", flag, path);
     char dir[4096];
