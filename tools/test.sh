@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds and runs the whole test suite twice (a Release build and an ASan+UBSan build), then each
-# libFuzzer target for a short while.
+# Builds and runs the whole test suite: a Release build (the model tests once per kernel table the
+# CPU can run), an ASan+UBSan build, then each libFuzzer target for a short while.
 # Usage: bash tools/test.sh            (from the repository root)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,6 +9,21 @@ jobs=$(nproc 2>/dev/null || echo 2)
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DKOLORS_WERROR=ON >/dev/null
 cmake --build build -j"$jobs"
 ctest --test-dir build --output-on-failure -j"$jobs"
+
+# The model, pipeline and CLI tests once more on every other kernel table this CPU can run (the
+# run above used the best one), as issue 6 asks; KOLORS_ISA picks the table (src/kernels/select.c,
+# whose can_run() these flag tests mirror). tests/kernels compares the tables directly already.
+flags=" $(grep -m1 '^flags' /proc/cpuinfo | cut -d: -f2) "
+has() { for f in "$@"; do [[ $flags == *" $f "* ]] || return 1; done; }
+isas=(ref)
+has avx2 fma f16c && isas+=(avx2)
+has avx512f avx512bw avx512vl avx512dq fma f16c && isas+=(avx512)
+has avx512f avx512bw avx512vl avx512dq fma f16c avx512_bf16 && isas+=(avx512bf16)
+unset 'isas[${#isas[@]}-1]' # the best table: the default run above
+for isa in "${isas[@]}"; do
+  echo "== kernel table $isa"
+  KOLORS_ISA=$isa ctest --test-dir build --output-on-failure -j"$jobs" -E '^(kernels/|io/|core/|cli/bench|cli/mkdemo)'
+done
 
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DKOLORS_SANITIZE=ON -DKOLORS_WERROR=ON -DKOLORS_BENCH=OFF >/dev/null
 cmake --build build-asan -j"$jobs"
