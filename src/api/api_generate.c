@@ -68,6 +68,7 @@ static int cache_hit(const struct kc_gen_cache *c, int n, const char *const *pro
 static void cache_store(kolors_model *m, int n, const char *const *prompts, const float *embeds, size_t embeds_n,
                         const float *pooled, size_t pooled_n) {
     kc_api_generate_free(m);
+    if (n < 1 || n > (int)(sizeof m->gen->prompts / sizeof m->gen->prompts[0])) return; /* cond + uncond at most */
     struct kc_gen_cache *c = calloc(1, sizeof *c);
     if (!c) return;
     c->n = n;
