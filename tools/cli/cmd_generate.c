@@ -28,8 +28,9 @@ static void gen_usage(FILE *f) {
             "      --cfg-scale X         classifier-free guidance scale (default 5.0; <= 1 turns the\n"
             "                            negative pass off and halves the work)\n"
             "  -s, --seed N              seed of the torch-compatible CPU generator (default: random,\n"
-            "                            printed); the same seed gives the same image as diffusers'\n"
-            "                            float32 pipeline with generator=torch.Generator().manual_seed(N)\n"
+            "                            printed); with --precision fp32 the same seed gives the same\n"
+            "                            image as diffusers' float32 pipeline with\n"
+            "                            generator=torch.Generator().manual_seed(N)\n"
             "      --sampling-method M   euler (default), euler_a, dpm++2m, unipc, ddim\n"
             "      --scheduler S         sigma spacing: default or karras\n"
             "  -i, --init-img FILE       image-to-image: start from this PNG/JPEG, resized to -W x -H\n"
@@ -49,8 +50,8 @@ static void gen_usage(FILE *f) {
             "      --vae-tiling          decode (and encode) the image in overlapping tiles: less memory for\n"
             "                            large images (default: automatic above the size where it pays)\n"
             "      --vae-tile-size N     tile size in latent pixels (1/8 of image pixels) with --vae-tiling\n"
-            "      --precision P         fp32 (reproduces the reference) or bf16 (faster on CPUs with\n"
-            "                            bf16 instructions); default: the library's (fp32 today)\n"
+            "      --precision P         fp32 (reproduces the reference) or bf16 (bf16 products, fp32 sums);\n"
+            "                            default: bf16 on CPUs with AVX512-BF16, else fp32\n"
             "  -v, --verbose             log model loading, per-stage times and peak memory\n"
             "  -h, --help                this text\n");
 }
