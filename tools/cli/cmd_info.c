@@ -34,6 +34,7 @@ int cmd_info(int argc, char **argv) {
     char *text = NULL;
     int rc = kolors_model_info(m, &text, &e);
     if (text) fputs(text, stdout);
+    fflush(stdout); /* the error below says "details above": keep that order when both go to one pipe */
     kolors_free(text);
     kolors_model_free(m);
     if (rc) return cli_fail("info", &e);
