@@ -181,14 +181,7 @@ int main(void) {
     if (!cli || !*cli) kc_test_skip("KOLORS_CLI not set (run through ctest)");
     char model[4096]; /* kc_test_data's buffers are reused: keep a copy */
     snprintf(model, sizeof model, "%s", kc_test_data("models/tiny-kolors-a"));
-    const char *cases_path = kc_test_data("goldens/tiny-kolors-a/cases.json");
-    kc_test_require_file(cases_path);
-    kc_test_require_file(kc_test_data("models/tiny-kolors-a/model_index.json"));
-    cJSON *root = golden_load_cases(cases_path);
-    if (!root) {
-        printf("FAIL: cannot read %s\n", cases_path);
-        return 1;
-    }
+    cJSON *root = golden_open_cases();
     const char *tmp = kc_test_tmpdir();
     int ran = 0;
     const cJSON *c;

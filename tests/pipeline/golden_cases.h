@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "harness.h"
 #include "io/json.h"
 
 /* cases.json was written by Python's json module, which spells infinities -Infinity (a scheduler
@@ -32,6 +33,20 @@ static cJSON *golden_load_cases(const char *path) {
     if (kc_json_parse(o, (size_t)(w - o), path, &root, &err)) printf("FAIL: %s\n", err.msg);
     free(b);
     free(o);
+    return root;
+}
+
+/* The tiny-kolors-a pipeline cases: SKIP (exit 77) when cases.json or the model is absent,
+ * exit 1 when cases.json cannot be read. */
+static cJSON *golden_open_cases(void) {
+    const char *cases_path = kc_test_data("goldens/tiny-kolors-a/cases.json");
+    kc_test_require_file(cases_path);
+    kc_test_require_file(kc_test_data("models/tiny-kolors-a/model_index.json"));
+    cJSON *root = golden_load_cases(cases_path);
+    if (!root) {
+        printf("FAIL: cannot read %s\n", cases_path);
+        exit(1);
+    }
     return root;
 }
 

@@ -208,14 +208,7 @@ out:
 
 
 int main(int argc, char **argv) {
-    const char *cases_path = kc_test_data("goldens/tiny-kolors-a/cases.json");
-    kc_test_require_file(cases_path);
-    kc_test_require_file(kc_test_data("models/tiny-kolors-a/model_index.json"));
-    cJSON *root = golden_load_cases(cases_path);
-    if (!root) {
-        printf("FAIL: cannot read %s\n", cases_path);
-        return 1;
-    }
+    cJSON *root = golden_open_cases();
     kolors_params p;
     kolors_params_default(&p);
     p.model_dir = kc_test_data("models/tiny-kolors-a");
