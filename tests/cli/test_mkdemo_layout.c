@@ -14,6 +14,7 @@ typedef struct {
     int seen;
 } entry;
 
+#define MAX_REF 4096 /* the real layout has 2130 */
 static entry *g_ref;
 static int g_nref;
 
@@ -22,6 +23,10 @@ static void add_ref(const cJSON *root, const char *comp, const char *key) {
     const cJSON *list = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, comp), key);
     const cJSON *e;
     cJSON_ArrayForEach(e, list) {
+        if (g_nref >= MAX_REF) {
+            KC_CHECK(0, "the layout file lists more than %d tensors", MAX_REF);
+            return;
+        }
         entry *r = &g_ref[g_nref++];
         snprintf(r->comp, sizeof r->comp, "%s", comp);
         snprintf(r->name, sizeof r->name, "%s", cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "name")));
@@ -52,7 +57,11 @@ int main(void) {
         printf("FAIL: %s\n", err.msg);
         return 1;
     }
-    g_ref = calloc(4096, sizeof *g_ref);
+    g_ref = calloc(MAX_REF, sizeof *g_ref);
+    if (!g_ref) {
+        printf("FAIL: out of memory\n");
+        return 1;
+    }
     add_ref(root, "text_encoder", "checkpoint_names");
     add_ref(root, "unet", "model_state_dict");
     add_ref(root, "vae", "model_state_dict");
