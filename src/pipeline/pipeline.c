@@ -204,9 +204,13 @@ kc_status kc_pipe_run(const kc_pipe_backend *be, const kc_pipe_params *p, uint8_
         tap(be, "pipeline.add_text_embeds", pooled, 2, sp);
         stage_done(&clock, "text encoder");
         if (be->release_text) be->release_text(be->user);
-        if (stats_wanted(be))
+        if (stats_wanted(be)) {
             kc_log(be->log, KC_LOG_INFO, "text encoder released: RSS now %.1f MiB",
                    (double)kc_current_rss_bytes() / (1024.0 * 1024.0));
+            /* stage_done reset the peak while the weights were still mapped: reset it again so
+             * the denoising stage reports its own peak, not the text encoder's. */
+            kc_peak_rss_reset();
+        }
     }
     /* add_time_ids = original_size + crops_coords_top_left + target_size, per row. For img2img this is
      * the output size, as when the caller passes height/width (the goldens do); diffusers'
