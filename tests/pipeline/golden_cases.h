@@ -19,7 +19,13 @@ static cJSON *golden_load_cases(const char *path) {
     fseek(f, 0, SEEK_END);
     long n = ftell(f);
     fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1), *o = malloc((size_t)n * 2 + 16); /* NaN -> null grows by 1 */
+    char *b = n >= 0 ? malloc((size_t)n + 1) : NULL, *o = n >= 0 ? malloc((size_t)n * 2 + 16) : NULL; /* NaN -> null grows by 1 */
+    if (!b || !o) {
+        fclose(f);
+        free(b);
+        free(o);
+        return NULL;
+    }
     size_t got = fread(b, 1, (size_t)n, f);
     fclose(f);
     char *w = o;
