@@ -1,5 +1,6 @@
 /* api_core.c — model lifetime, errors, tensor files: the parts of kolors.h that belong to no
  * single component. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +18,14 @@ int kc_api_err(kolors_error *out, const kc_err *e) {
 }
 
 void kolors_free(void *p) { free(p); }
+
+kc_status kc_api_check_finite(const float *x, int64_t n, const char *what, const char *fn, kc_err *err) {
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite(x[i]))
+            return kc_fail(err, KC_ERR_ARG, "%s: %s element %lld is %s", fn, what, (long long)i,
+                           isnan(x[i]) ? "NaN" : "infinite");
+    return KC_OK;
+}
 
 /* DEFAULT is the fast path for this CPU: bf16 products with fp32 accumulation where the kernel
  * table has a native bf16 dot product (AVX512-BF16), fp32 elsewhere (bf16 without hardware
@@ -61,6 +70,22 @@ int kolors_model_open(const kolors_params *p, kolors_model **out, kolors_error *
     if (p->precision < KOLORS_PRECISION_DEFAULT || p->precision > KOLORS_PRECISION_BF16) {
         kc_fail(&err, KC_ERR_ARG, "unknown precision %d", (int)p->precision);
         goto fail;
+    }
+    {   /* A typo in KOLORS_ISA must not silently run another table; a known table this CPU lacks
+         * falls back to the best one (so one test command serves every machine), with a warning. */
+        const char *isa = getenv("KOLORS_ISA");
+        if (isa && *isa) {
+            static const char *known[] = {"ref", "avx2", "avx512", "avx512bf16"};
+            int ok = 0;
+            for (size_t i = 0; i < sizeof known / sizeof *known; i++) ok |= strcmp(isa, known[i]) == 0;
+            if (!ok) {
+                kc_fail(&err, KC_ERR_ARG, "KOLORS_ISA=%s is not a kernel table (ref, avx2, avx512, avx512bf16)", isa);
+                goto fail;
+            }
+            if (strcmp(kc_kernels_default()->name, isa) != 0)
+                kc_log(&m->log, KC_LOG_WARN, "KOLORS_ISA=%s: this CPU cannot run it; using the %s kernels", isa,
+                       kc_kernels_default()->name);
+        }
     }
     kc_exec_init(&m->ex, p->n_threads, kc_api_precision(p->precision));
     if (kc_modeldir_resolve(p->model_dir, &m->dir, &err)) goto fail;

@@ -88,6 +88,9 @@ static kc_status run(kolors_model *m, direction d, const float *in, int64_t n, i
     const kc_vae_config *c = kc_vae_get_config(v);
     const int64_t f = kc_vae_factor(c);
     const char *fn = d == DECODE ? "kolors_vae_decode" : "kolors_vae_encode";
+    /* NaN/Inf in, NaN out, silently: refuse it at the boundary instead, naming the element. */
+    const int64_t n_in = d == DECODE ? n * c->latent_channels * h * w : n * c->in_channels * (h * f) * (w * f);
+    if ((s = kc_api_check_finite(in, n_in, d == DECODE ? "latents" : "image", fn, err))) return s;
     kc_vae_tiling t;
     if ((s = kc_vae_tiling_resolve(m->params.vae_tiling, m->params.vae_tile_size, h, w, &t, err))) return s;
     size_t bytes = 0;

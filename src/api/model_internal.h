@@ -32,6 +32,8 @@ struct kolors_model {
 
 /* kolors_precision -> the arithmetic ops run (DEFAULT = the fast path of this CPU). */
 kc_precision kc_api_precision(kolors_precision p);
+/* KC_ERR_ARG naming `what`, `fn` and the first element when x[0..n) holds a NaN or an infinity. */
+kc_status kc_api_check_finite(const float *x, int64_t n, const char *what, const char *fn, kc_err *err);
 /* kc_err -> kolors_error; returns the code. */
 int kc_api_err(kolors_error *out, const kc_err *e);
 

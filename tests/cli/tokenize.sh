@@ -106,4 +106,8 @@ check $rc "2000 prompts exit 0"
 [ "$(wc -l <"$TMP/out")" -eq 2000 ]; check $? "2000 output lines"
 echo "speed: 2000 prompts in $(awk "BEGIN{printf \"%.3f\", $end - $start}") s (CLI end to end)"
 
+# A stdin line without end (9 MB, no newline) is refused with its line number, not read without bound.
+head -c 9000000 /dev/zero | tr '\0' a | "$CLI" tokenize -m "$MODEL" >/dev/null 2>"$TMP/err"; rc=$?
+[ $rc -eq 1 ] && grep -q "stdin line 1 is longer than 8 MiB" "$TMP/err"; check $? "over-long stdin line refused ($(cat "$TMP/err"))"
+
 finish

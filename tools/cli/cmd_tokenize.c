@@ -61,6 +61,34 @@ static void print_tokens(FILE *out, const kolors_tokens *t) {
     fprintf(out, "\"n_tokens\":%d,\"truncated\":%s}\n", t->n_tokens, t->truncated ? "true" : "false");
 }
 
+/* Longest stdin line accepted: the library refuses prompts over 1 MiB anyway, and a --jsonl line
+ * may spell each byte as a 6-character escape. Reading stops there instead of growing a buffer
+ * without bound (a stream without newlines, e.g. /dev/zero, must not exhaust memory). */
+#define MAX_LINE_BYTES ((size_t)8 << 20)
+
+/* getline() with a cap: returns the line length (NUL bytes included, newline kept), -1 at end
+ * of input, -2 when the line is longer than `max` (the rest of it is not read). */
+static long long read_line(FILE *f, char **buf, size_t *cap, size_t max) {
+    size_t n = 0;
+    int c;
+    while ((c = getc(f)) != EOF) {
+        if (n + 2 > *cap) {
+            if (n + 2 > max) return -2;
+            size_t nc = *cap ? *cap * 2 : 4096;
+            if (nc > max) nc = max;
+            char *nb = realloc(*buf, nc);
+            if (!nb) return -2;
+            *buf = nb;
+            *cap = nc;
+        }
+        (*buf)[n++] = (char)c;
+        if (c == '\n') break;
+    }
+    if (n == 0 && c == EOF) return -1;
+    (*buf)[n] = '\0';
+    return (long long)n;
+}
+
 int cmd_tokenize(int argc, char **argv) {
     const char *cmd = argv[0];
     const char *model = NULL;
@@ -99,9 +127,13 @@ int cmd_tokenize(int argc, char **argv) {
     char *line = NULL;
     size_t cap = 0;
     long long lineno = 0;
-    ssize_t n;
-    while ((n = getline(&line, &cap, stdin)) >= 0) {
+    long long n;
+    while ((n = read_line(stdin, &line, &cap, MAX_LINE_BYTES)) != -1) {
         lineno++;
+        if (n == -2) {
+            rc = cli_failf(cmd, "stdin line %lld is longer than %zu MiB (or out of memory)", lineno, MAX_LINE_BYTES >> 20);
+            break;
+        }
         size_t len = (size_t)n;
         if (len && line[len - 1] == '\n') len--;
         const char *prompt = line;
