@@ -24,16 +24,57 @@ static int depth_ok(const char *buf, size_t len) {
     return 1;
 }
 
+/* Python's json module (which writes every diffusers config) spells infinite floats Infinity and
+ * -Infinity, which are not JSON: DPMSolverMultistepScheduler saves "lambda_min_clipped":
+ * -Infinity, for instance. Outside strings these tokens are rewritten as null padded with spaces
+ * (so byte offsets in messages stay right): the key then reads as absent and its documented
+ * default applies (for lambda_min_clipped that default is -inf); a key that must be a finite
+ * number is refused as missing. NaN (3 bytes, no room for null) is left for cJSON to refuse.
+ * *out stays NULL when nothing needed rewriting. Returns -1 only when out of memory. */
+static int python_infinities(const char *buf, size_t len, char **out) {
+    *out = NULL;
+    int in_str = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = buf[i];
+        if (in_str) {
+            if (c == '\\') i++;
+            else if (c == '"') in_str = 0;
+            continue;
+        }
+        if (c == '"') {
+            in_str = 1;
+            continue;
+        }
+        size_t n = (i + 9 <= len && memcmp(buf + i, "-Infinity", 9) == 0)  ? 9
+                   : (i + 8 <= len && memcmp(buf + i, "Infinity", 8) == 0) ? 8
+                                                                            : 0;
+        if (!n) continue;
+        if (!*out) {
+            *out = malloc(len + 1);
+            if (!*out) return -1;
+            memcpy(*out, buf, len);
+            (*out)[len] = '\0';
+        }
+        memcpy(*out + i, "null", 4);
+        memset(*out + i + 4, ' ', n - 4);
+        i += n - 1;
+    }
+    return 0;
+}
+
 kc_status kc_json_parse(const char *buf, size_t len, const char *what, cJSON **out, kc_err *err) {
     *out = NULL;
     if (!depth_ok(buf, len))
         return kc_fail(err, KC_ERR_FORMAT, "%s: JSON nested deeper than %d levels", what, KC_JSON_MAX_DEPTH);
+    char *fixed = NULL;
+    if (python_infinities(buf, len, &fixed) != 0)
+        return kc_fail(err, KC_ERR_NOMEM, "%s: out of memory", what);
+    const char *src = fixed ? fixed : buf;
     const char *end = NULL;
-    cJSON *j = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
-    if (!j) {
-        size_t off = end ? (size_t)(end - buf) : 0;
-        return kc_fail(err, KC_ERR_FORMAT, "%s: invalid JSON near byte %zu", what, off);
-    }
+    cJSON *j = cJSON_ParseWithLengthOpts(src, len, &end, 0);
+    size_t off = (j || !end) ? 0 : (size_t)(end - src);
+    free(fixed);
+    if (!j) return kc_fail(err, KC_ERR_FORMAT, "%s: invalid JSON near byte %zu", what, off);
     if (!cJSON_IsObject(j)) {
         cJSON_Delete(j);
         return kc_fail(err, KC_ERR_FORMAT, "%s: JSON top level is not an object", what);

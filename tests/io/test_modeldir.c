@@ -75,6 +75,24 @@ static void test_json(void) {
     KC_CHECK(kc_json_bool(j, "e", 1, 0, "t.json", &bv, &err) == KC_OK && bv == 1, "bool");
     KC_CHECK(kc_json_bool(j, "a", 1, 0, "t.json", &bv, &err) == KC_ERR_FORMAT, "bool type");
     cJSON_Delete(j);
+
+    /* Python's json writes infinite floats as Infinity / -Infinity (diffusers' DPM configs:
+     * "lambda_min_clipped": -Infinity): read as null, i.e. the key's default; inside strings the
+     * text is untouched; NaN stays invalid. */
+    const char *py = "{\"lambda_min_clipped\": -Infinity, \"x\": Infinity, \"s\": \"-Infinity\", \"a\": 1}";
+    kc_err_clear(&err);
+    KC_CHECK(kc_json_parse(py, strlen(py), "py.json", &j, &err) == KC_OK, "Python infinities: %s", err.msg);
+    if (j) {
+        KC_CHECK(kc_json_is_null(j, "lambda_min_clipped") && kc_json_is_null(j, "x"), "infinities read as null");
+        KC_CHECK(kc_json_str(j, "s", 1, NULL, "py.json", &sv, &err) == KC_OK && !strcmp(sv, "-Infinity"),
+                 "string left alone");
+        KC_CHECK(kc_json_int(j, "a", 1, 0, 0, 10, "py.json", &v, &err) == KC_OK && v == 1, "rest parsed");
+        cJSON_Delete(j);
+    }
+    const char *nan = "{\"a\": NaN}";
+    kc_err_clear(&err);
+    KC_CHECK(kc_json_parse(nan, strlen(nan), "nan.json", &j, &err) == KC_ERR_FORMAT && strstr(err.msg, "near byte 6"),
+             "NaN refused with its offset: %s", err.msg);
 }
 
 static void test_arch(void) {

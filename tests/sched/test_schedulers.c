@@ -510,26 +510,9 @@ static void test_other_spacings(void) {
     } else KC_CHECK(0, "linspace: %s", err.msg);
 }
 
-/* cases.json carries Python's non-JSON token -Infinity (DPM's lambda_min_clipped): read it as null. */
-static kc_status load_cases(const char *path, cJSON **out, kc_err *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return kc_fail(err, KC_ERR_IO, "%s: cannot open", path);
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)len + 1);
-    size_t got = buf ? fread(buf, 1, (size_t)len, f) : 0;
-    fclose(f);
-    if (!buf || got != (size_t)len) {
-        free(buf);
-        return kc_fail(err, KC_ERR_IO, "%s: cannot read", path);
-    }
-    buf[len] = '\0';
-    for (char *p = strstr(buf, "-Infinity"); p; p = strstr(p, "-Infinity")) memcpy(p, "     null", 9);
-    kc_status st = kc_json_parse(buf, (size_t)len, path, out, err);
-    free(buf);
-    return st;
-}
+/* cases.json carries Python's non-JSON token -Infinity (DPM's lambda_min_clipped): the project's
+ * JSON reader takes it as null, i.e. the -inf default (io/json.c). */
+static kc_status load_cases(const char *path, cJSON **out, kc_err *err) { return kc_json_load(path, out, err); }
 
 /* The samplers inside the recorded pipeline runs (pipeline_<case>.safetensors): from the initial
  * latents, per step the U-Net input (scale_model_input of the CFG-doubled latents), the guided
