@@ -20,10 +20,10 @@ int kc_api_err(kolors_error *out, const kc_err *e) {
 void kolors_free(void *p) { free(p); }
 
 kc_status kc_api_check_finite(const float *x, int64_t n, const char *what, const char *fn, kc_err *err) {
-    for (int64_t i = 0; i < n; i++)
-        if (!isfinite(x[i]))
-            return kc_fail(err, KC_ERR_ARG, "%s: %s element %lld is %s", fn, what, (long long)i,
-                           isnan(x[i]) ? "NaN" : "infinite");
+    int64_t i = kc_first_nonfinite(x, n);
+    if (i >= 0)
+        return kc_fail(err, KC_ERR_ARG, "%s: %s element %lld is %s", fn, what, (long long)i,
+                       isnan(x[i]) ? "NaN" : "infinite");
     return KC_OK;
 }
 

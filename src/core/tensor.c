@@ -2,6 +2,7 @@
 #include "core/tensor.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 
 char *kc_shape_str(char *buf, size_t cap, const int64_t *shape, int ndim) {
@@ -12,4 +13,10 @@ char *kc_shape_str(char *buf, size_t cap, const int64_t *shape, int ndim) {
         o += (size_t)snprintf(buf + o, cap - o, "%s%" PRId64, i ? ", " : "", shape[i]);
     if (o < cap) snprintf(buf + o, cap - o, "]");
     return buf;
+}
+
+int64_t kc_first_nonfinite(const float *x, int64_t n) {
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite(x[i])) return i;
+    return -1;
 }

@@ -32,6 +32,8 @@ static inline int64_t kc_tensor_numel(const kc_tensor *t) {
 static inline int64_t kc_tensor_nbytes(const kc_tensor *t) {
     return kc_tensor_numel(t) * (int64_t)kc_dtype_size(t->dtype);
 }
+/* Index of the first NaN or infinity in x[0..n), or -1 when all are finite. */
+int64_t kc_first_nonfinite(const float *x, int64_t n);
 /* Formats a shape as "[a, b, c]" into buf; returns buf. */
 char *kc_shape_str(char *buf, size_t cap, const int64_t *shape, int ndim);
 

@@ -10,6 +10,7 @@
 
 #include "core/checked.h"
 #include "core/sysinfo.h"
+#include "core/tensor.h"
 #include "sched/schedule.h"
 
 static int finite_f(float x) { return isfinite(x); }
@@ -129,10 +130,10 @@ static void tap(const kc_pipe_backend *be, const char *name, const float *data, 
 }
 
 static kc_status check_finite(const float *x, int64_t n, const char *what, kc_err *err) {
-    for (int64_t i = 0; i < n; i++)
-        if (!isfinite(x[i]))
-            return kc_fail(err, KC_ERR_INTERNAL, "%s: element %lld is %g (non-finite); the model's weights or "
-                           "settings overflow fp32", what, (long long)i, (double)x[i]);
+    int64_t i = kc_first_nonfinite(x, n);
+    if (i >= 0)
+        return kc_fail(err, KC_ERR_INTERNAL, "%s: element %lld is %g (non-finite); the model's weights or "
+                       "settings overflow fp32", what, (long long)i, (double)x[i]);
     return KC_OK;
 }
 
