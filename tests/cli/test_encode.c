@@ -64,8 +64,8 @@ static void run_layout(const char *model, const char *const *prompts, const kc_s
 int main(void) {
     const char *gpath = kc_test_data("goldens/tiny-kolors-a/text_encoder.safetensors");
     kc_test_require_file(gpath);
-    /* The golden prompts (cases.json text_encoder.cases; that file holds -Infinity, which is not
-     * JSON, so they are spelled out here). p3 is one sentence six times, truncated to 256 tokens. */
+    /* The golden prompts of cases.json text_encoder.cases, spelled out so this test reads only the
+     * tensors file. p3 is one sentence six times, truncated to 256 tokens. */
     static const char p3_unit[] = "A breathtaking panoramic landscape of snow-capped mountains at sunrise, golden light on "
                                   "jagged peaks, a crystal clear alpine lake, pine forests, mist, a small wooden cabin, "
                                   "wildflowers. ";
