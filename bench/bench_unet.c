@@ -105,7 +105,7 @@ int main(int argc, char **argv) {
     kc_exec_init(&ex, (int)threads, prec);
     double gb = 0;
     kc_unet *u = NULL;
-    if (kc_bench_unet_random(&cfg, KC_DTYPE_F16, 1, &u, &gb, &err)) {
+    if (kc_bench_unet_random(&cfg, KC_DTYPE_F16, 1, NULL, &u, &gb, &err)) {
         fprintf(stderr, "bench_unet: %s\n", err.msg);
         return 1;
     }

@@ -248,6 +248,7 @@ typedef struct {
     double weights_mb, arena_mb, peak_rss_mb;
     double mean_abs_out;        /* sanity: mean |output| of the last run */
     int finite;                 /* 1 when every output value was finite */
+    double packed_mb;           /* weights prepacked for the GEMM at load (part of setup_s; 0 = none) */
 } kolors_bench_result;
 
 void kolors_bench_params_default(kolors_bench_params *p);

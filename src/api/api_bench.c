@@ -157,7 +157,7 @@ static kc_status bench_unet(const kolors_bench_params *p, const kc_exec *ex, kol
             return s;
         }
         weights_stats(ws, r);
-        if ((s = kc_unet_create(&cfg, ws, &u, err))) return s;
+        if ((s = kc_unet_create(&cfg, ws, ex, &u, err))) return s;
         snprintf(r->weights, sizeof r->weights, "model");
     } else {
         kc_unet_config_kolors(&full);
@@ -166,12 +166,13 @@ static kc_status bench_unet(const kolors_bench_params *p, const kc_exec *ex, kol
         if (p->width_div > 1) full = cfg; /* no projection across widths */
         const kc_dtype dt = p->weights_bf16 ? KC_DTYPE_BF16 : KC_DTYPE_F16;
         double bytes = 0;
-        if ((s = kc_bench_unet_random(&cfg, dt, 0, &u, &bytes, err))) return s;
+        if ((s = kc_bench_unet_random(&cfg, dt, 0, ex, &u, &bytes, err))) return s;
         r->weights_mb = bytes / 1e6;
         snprintf(r->weights, sizeof r->weights, "random");
         snprintf(r->dtype, sizeof r->dtype, "%s", kc_dtype_name(dt));
     }
     r->setup_s = kc_time_now() - t0;
+    r->packed_mb = (double)kc_unet_packed_bytes(u) / 1e6;
     r->layers_run = (int)kc_bench_unet_transformer_blocks(&cfg);
     r->layers_total = (int)kc_bench_unet_transformer_blocks(&full);
 

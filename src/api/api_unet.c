@@ -15,7 +15,7 @@ kc_status kc_api_unet(kolors_model *m, struct kc_unet **out, kc_err *err) {
     if (!m->unet) {
         double t0 = kc_time_now();
         int used = 0;
-        kc_status s = kc_unet_load(m->dir.unet_dir, m->params.variant, &m->unet, &used, err);
+        kc_status s = kc_unet_load(m->dir.unet_dir, m->params.variant, &m->ex, &m->unet, &used, err);
         if (s) {
             kc_err_prepend(err, "loading the unet");
             return s;
@@ -24,10 +24,11 @@ kc_status kc_api_unet(kolors_model *m, struct kc_unet **out, kc_err *err) {
         const kc_weights *ws = kc_unet_weights(m->unet);
         kc_log(&m->log, KC_LOG_INFO,
                "unet: %d blocks, channels %lld..%lld, in %lld / out %lld, cross %lld, %lld tensors from %d file(s)%s, "
-               "mapped in %.2f s",
+               "mapped%s in %.2f s",
                c->nblocks, (long long)c->block_out[0], (long long)c->block_out[c->nblocks - 1],
                (long long)c->in_channels, (long long)c->out_channels, (long long)c->cross_dim,
-               (long long)kc_weights_count(ws), kc_weights_nfiles(ws), used ? " (variant)" : "", kc_time_now() - t0);
+               (long long)kc_weights_count(ws), kc_weights_nfiles(ws), used ? " (variant)" : "",
+               kc_unet_packed_bytes(m->unet) ? ", GEMM weights prepacked as bf16" : "", kc_time_now() - t0);
     }
     *out = m->unet;
     return KC_OK;

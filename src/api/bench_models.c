@@ -44,6 +44,13 @@ kc_status kc_bench_random_weights(const kc_expected_list *l, kc_dtype dt, int sh
         kc_weights_free(ws);
         return s;
     }
+    /* Packed tensors' pages may be released as a model file's would be (kc_weights_prepare):
+     * the benchmarks run only the precision the packs were made for, which never reads the
+     * originals of packed weights again. */
+    if (!shared && (s = kc_weights_add_releasable(ws, buf, (uint64_t)total * sizeof(uint16_t), err))) {
+        kc_weights_free(ws);
+        return s;
+    }
     kc_bench_rng r = {0x9E3779B97F4A7C15ull};
     int64_t off = 0;
     for (int64_t i = 0; i < l->n; i++) {
@@ -127,15 +134,15 @@ void kc_bench_chatglm3_6b(kc_chatglm_config *c, int64_t layers, int64_t vocab) {
     strcpy(c->torch_dtype, "float16");
 }
 
-kc_status kc_bench_unet_random(const kc_unet_config *cfg, kc_dtype dt, int shared, kc_unet **out, double *bytes,
-                               kc_err *err) {
+kc_status kc_bench_unet_random(const kc_unet_config *cfg, kc_dtype dt, int shared, const kc_exec *pack_ex, kc_unet **out,
+                               double *bytes, kc_err *err) {
     kc_expected_list l = {0};
     kc_weights *ws = NULL;
     *out = NULL;
     kc_status s = kc_unet_expected(cfg, &l, err);
     if (!s) s = kc_bench_random_weights(&l, dt, shared, NULL, &ws, bytes, err);
     kc_expected_free(&l);
-    return s ? s : kc_unet_create(cfg, ws, out, err);
+    return s ? s : kc_unet_create(cfg, ws, pack_ex, out, err);
 }
 
 kc_status kc_bench_vae_random(const kc_vae_config *cfg, kc_dtype dt, kc_vae **out, double *bytes, kc_err *err) {

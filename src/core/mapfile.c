@@ -52,6 +52,13 @@ void kc_mapfile_close(kc_mapfile *m) {
     memset(m, 0, sizeof *m);
 }
 
+void kc_map_release(const void *p, size_t n) {
+    const long pg = sysconf(_SC_PAGESIZE);
+    if (pg <= 0 || !p || !n) return;
+    uintptr_t a = ((uintptr_t)p + (uintptr_t)pg - 1) & ~((uintptr_t)pg - 1), e = ((uintptr_t)p + n) & ~((uintptr_t)pg - 1);
+    if (e > a) (void)madvise((void *)a, e - a, MADV_DONTNEED); /* advice only: failure changes nothing */
+}
+
 kc_status kc_read_file(const char *path, size_t max_bytes, char **out, size_t *out_len, kc_err *err) {
     *out = NULL;
     FILE *f = fopen(path, "rb");

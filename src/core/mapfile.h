@@ -15,6 +15,10 @@ typedef struct {
 
 kc_status kc_mapfile_open(kc_mapfile *m, const char *path, kc_err *err);
 void kc_mapfile_close(kc_mapfile *m);
+/* Hands the whole pages inside [p, p+n) back to the kernel (MADV_DONTNEED): they leave this
+ * process's resident set. A read-only file mapping faults them in again from the file on the
+ * next read; anonymous memory reads back as zeros (use it there only for data never read again). */
+void kc_map_release(const void *p, size_t n);
 /* Reads a whole (small) file into a NUL-terminated malloc'd buffer; refuses files > max_bytes. */
 kc_status kc_read_file(const char *path, size_t max_bytes, char **out, size_t *out_len, kc_err *err);
 int kc_file_exists(const char *path);

@@ -22,6 +22,11 @@ typedef struct {
     int64_t shape[KC_MAX_DIMS];
     const void *data;  /* row-major, possibly unaligned (safetensors offsets are arbitrary) */
     kc_device device;
+    /* Optional copy of the same weight prepared once for one kernel table's GEMM (converted and
+     * laid out as its micro-kernel reads it; see kc_op_prepack in ops/ops.h), and the table it
+     * was made for. NULL: the kernels pack from `data` on every call. */
+    const void *pack;
+    const void *pack_for;
 } kc_tensor;
 
 static inline int64_t kc_tensor_numel(const kc_tensor *t) {

@@ -26,6 +26,7 @@ typedef struct {
 struct kc_unet {
     kc_unet_config cfg;
     kc_weights *ws;
+    size_t packed_bytes; /* weights prepacked for the bf16 GEMM (0: none) */
     kc_layer conv_in, conv_out, te1, te2, ae1, ae2, hid;
     kc_norm norm_out;
     ublock down[KC_UNET_MAX_BLOCKS], up[KC_UNET_MAX_BLOCKS];
@@ -148,7 +149,11 @@ static kc_status bind_all(kc_unet *u, kc_err *err) {
     return kc_conv_bind(&u->conv_out, ws, "conv_out", c->out_channels, c->block_out[0], c->conv_out_k, err);
 }
 
-kc_status kc_unet_create(const kc_unet_config *cfg, kc_weights *ws, kc_unet **out, kc_err *err) {
+/* Layers that only ever see the batch's few rows (time and added embeddings): their GEMMs read
+ * the stored weight directly (ops' small-M path), so a packed copy would be memory for nothing. */
+static const char *const few_row_layers[] = {"time_emb_proj", "time_embedding.", "add_embedding.", NULL};
+
+kc_status kc_unet_create(const kc_unet_config *cfg, kc_weights *ws, const kc_exec *pack_ex, kc_unet **out, kc_err *err) {
     *out = NULL;
     kc_unet *u = calloc(1, sizeof *u);
     if (!u) {
@@ -157,7 +162,12 @@ kc_status kc_unet_create(const kc_unet_config *cfg, kc_weights *ws, kc_unet **ou
     }
     u->cfg = *cfg;
     u->ws = ws;
-    kc_status s = bind_all(u, err);
+    kc_status s = KC_OK;
+    if (pack_ex) {
+        kc_prepack_opts po = {pack_ex, few_row_layers};
+        s = kc_weights_prepare(ws, kc_op_prepack_named, &po, &u->packed_bytes, err);
+    }
+    if (!s) s = bind_all(u, err);
     if (s) {
         kc_err_prepend(err, "unet");
         kc_unet_free(u);
@@ -167,7 +177,8 @@ kc_status kc_unet_create(const kc_unet_config *cfg, kc_weights *ws, kc_unet **ou
     return KC_OK;
 }
 
-kc_status kc_unet_load(const char *unet_dir, const char *variant, kc_unet **out, int *used_variant, kc_err *err) {
+kc_status kc_unet_load(const char *unet_dir, const char *variant, const kc_exec *pack_ex, kc_unet **out,
+                       int *used_variant, kc_err *err) {
     char path[4096];
     kc_unet_config cfg;
     *out = NULL;
@@ -180,8 +191,10 @@ kc_status kc_unet_load(const char *unet_dir, const char *variant, kc_unet **out,
     int used = 0;
     if ((s = kc_weights_open_dir(unet_dir, bases, 1, variant, &ws, &used, err))) return s;
     if (used_variant) *used_variant = used;
-    return kc_unet_create(&cfg, ws, out, err);
+    return kc_unet_create(&cfg, ws, pack_ex, out, err);
 }
+
+size_t kc_unet_packed_bytes(const kc_unet *u) { return u->packed_bytes; }
 
 /* ---- embeddings -------------------------------------------------------------------------- */
 

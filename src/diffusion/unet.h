@@ -69,10 +69,17 @@ typedef struct kc_unet kc_unet;
 
 /* Opens unet_dir: config.json + diffusion_pytorch_model[.<variant>].safetensors (variant may
  * be NULL: the full-precision file when present, else any variant found). *used_variant (may be
- * NULL) tells whether the variant file was used. */
-kc_status kc_unet_load(const char *unet_dir, const char *variant, kc_unet **out, int *used_variant, kc_err *err);
-/* Binds a model over an existing store (takes ownership of ws, also on failure). */
-kc_status kc_unet_create(const kc_unet_config *cfg, kc_weights *ws, kc_unet **out, kc_err *err);
+ * NULL) tells whether the variant file was used. pack_ex: see kc_unet_create. */
+kc_status kc_unet_load(const char *unet_dir, const char *variant, const kc_exec *pack_ex, kc_unet **out,
+                       int *used_variant, kc_err *err);
+/* Binds a model over an existing store (takes ownership of ws, also on failure). With pack_ex
+ * (NULL: none), the GEMM weights are first prepacked for pack_ex's bf16 GEMM (kc_op_prepack;
+ * nothing happens when pack_ex runs fp32 or its table has no bf16 GEMM): a forward then never
+ * converts or lays out weights again, and the file pages behind the packed ones are released,
+ * so memory stays about the size of the stored weights. */
+kc_status kc_unet_create(const kc_unet_config *cfg, kc_weights *ws, const kc_exec *pack_ex, kc_unet **out, kc_err *err);
+/* Bytes of prepacked weights (0 without). */
+size_t kc_unet_packed_bytes(const kc_unet *u);
 void kc_unet_free(kc_unet *u);
 const kc_unet_config *kc_unet_get_config(const kc_unet *u);
 const kc_weights *kc_unet_weights(const kc_unet *u);

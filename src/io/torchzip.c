@@ -404,3 +404,8 @@ void kc_torchzip_get(const kc_torchzip *tz, int64_t i, const char **name, kc_ten
 }
 
 uint64_t kc_torchzip_file_size(const kc_torchzip *tz) { return tz->impl ? tz->impl->size : 0; }
+
+const void *kc_torchzip_map(const kc_torchzip *tz, uint64_t *size) {
+    *size = tz->impl ? tz->impl->map.size : 0;
+    return tz->impl ? tz->impl->map.data : NULL;
+}

@@ -22,5 +22,7 @@ void kc_torchzip_close(kc_torchzip *tz);
 int64_t kc_torchzip_count(const kc_torchzip *tz);
 void kc_torchzip_get(const kc_torchzip *tz, int64_t i, const char **name, kc_tensor *t);
 uint64_t kc_torchzip_file_size(const kc_torchzip *tz);
+/* The file mapping behind the tensors (NULL when parsed from a caller's buffer). */
+const void *kc_torchzip_map(const kc_torchzip *tz, uint64_t *size);
 
 #endif

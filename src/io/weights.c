@@ -27,6 +27,8 @@ struct kc_weights {
     char **files;
     uint64_t *file_sizes;
     int nfiles;
+    struct { const unsigned char *p; uint64_t n; } *maps; /* ranges whose pages can be released */
+    int nmaps;
 };
 
 kc_status kc_weights_new(kc_weights **out, kc_err *err) {
@@ -43,7 +45,46 @@ void kc_weights_free(kc_weights *ws) {
     for (int i = 0; i < ws->nfiles; i++) free(ws->files[i]);
     free(ws->files);
     free(ws->file_sizes);
+    free(ws->maps);
     free(ws);
+}
+
+kc_status kc_weights_add_releasable(kc_weights *ws, const void *p, uint64_t n, kc_err *err) {
+    if (!p || !n) return KC_OK;
+    void *nm = realloc(ws->maps, (size_t)(ws->nmaps + 1) * sizeof *ws->maps);
+    if (!nm) return kc_fail(err, KC_ERR_NOMEM, "out of memory");
+    ws->maps = nm;
+    ws->maps[ws->nmaps].p = p;
+    ws->maps[ws->nmaps].n = n;
+    ws->nmaps++;
+    return KC_OK;
+}
+
+static int in_map(const kc_weights *ws, const void *p, uint64_t n) {
+    const unsigned char *b = p;
+    for (int i = 0; i < ws->nmaps; i++)
+        if (b >= ws->maps[i].p && n <= ws->maps[i].n && (uint64_t)(b - ws->maps[i].p) <= ws->maps[i].n - n) return 1;
+    return 0;
+}
+
+kc_status kc_weights_prepare(kc_weights *ws, kc_weights_prepare_fn fn, void *user, size_t *total, kc_err *err) {
+    if (total) *total = 0;
+    for (int64_t i = 0; i < ws->n; i++) {
+        kc_tensor *t = &ws->e[i].t;
+        void *owned = NULL;
+        size_t bytes = 0;
+        kc_status s = fn(user, ws->e[i].name, t, &owned, &bytes, err);
+        if (s) {
+            kc_err_prepend(err, "%s: tensor '%s'", ws->e[i].file, ws->e[i].name);
+            return s;
+        }
+        if (!owned) continue;
+        if ((s = kc_weights_add_source(ws, owned, free, err))) return s;
+        if (total) *total += bytes;
+        const uint64_t nb = (uint64_t)kc_tensor_nbytes(t);
+        if (in_map(ws, t->data, nb)) kc_map_release(t->data, (size_t)nb);
+    }
+    return KC_OK;
 }
 
 static const char *intern_file(kc_weights *ws, const char *path, uint64_t size) {
@@ -126,6 +167,7 @@ static kc_status add_safetensors(kc_weights *ws, const char *path, kc_err *err) 
     }
     s = kc_weights_add_source(ws, st, st_close, err);
     if (s) return s;
+    if ((s = kc_weights_add_releasable(ws, st->map.data, st->map.size, err))) return s;
     const char *f = intern_file(ws, path, st->map.size);
     if (!f) return kc_fail(err, KC_ERR_NOMEM, "out of memory");
     for (int64_t i = 0; i < st->n; i++) {
@@ -150,6 +192,9 @@ static kc_status add_torchzip(kc_weights *ws, const char *path, kc_err *err) {
     }
     s = kc_weights_add_source(ws, tz, tz_close, err);
     if (s) return s;
+    uint64_t mn = 0;
+    const void *mp = kc_torchzip_map(tz, &mn);
+    if ((s = kc_weights_add_releasable(ws, mp, mn, err))) return s;
     const char *f = intern_file(ws, path, kc_torchzip_file_size(tz));
     if (!f) return kc_fail(err, KC_ERR_NOMEM, "out of memory");
     for (int64_t i = 0; i < kc_torchzip_count(tz); i++) {

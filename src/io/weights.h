@@ -31,6 +31,12 @@ kc_status kc_weights_add_index(kc_weights *ws, const char *index_path, kc_err *e
  * released by kc_weights_free / kc_weights_release. Duplicate names are an error. */
 kc_status kc_weights_add_entry(kc_weights *ws, const char *name, const kc_tensor *t, const char *file, kc_err *err);
 kc_status kc_weights_add_source(kc_weights *ws, void *src, void (*close_fn)(void *), kc_err *err);
+/* Marks [p, p+n) as memory whose pages kc_weights_prepare may release once the tensors in it
+ * have packed copies. File mappings of the store's own files are marked automatically (their
+ * pages come back from the file); a loader may mark anonymous memory only when nothing reads
+ * a packed tensor's original again (its pages would read back as zeros): benchmarks' random
+ * weights, so that their memory figures match a model read from disk. */
+kc_status kc_weights_add_releasable(kc_weights *ws, const void *p, uint64_t n, kc_err *err);
 
 /* Opens a component folder: `base` is "diffusion_pytorch_model" (unet/vae) or "model" /
  * "pytorch_model" (text encoder). Resolution order, first existing file wins:
@@ -52,6 +58,17 @@ const kc_weight_entry *kc_weights_find(const kc_weights *ws, const char *name);
 int kc_weights_nfiles(const kc_weights *ws);
 const char *kc_weights_file(const kc_weights *ws, int i);
 uint64_t kc_weights_file_size(const kc_weights *ws, int i);
+
+/* Lets fn prepare each tensor once for the kernels (e.g. kc_op_prepack): fn may set t->pack and
+ * return the buffer it allocated in *owned (the store frees it with the weights) and its size
+ * in *bytes. When a tensor got a copy and its data lies in one of the store's file mappings
+ * (or a range marked with kc_weights_add_releasable), its whole pages are released
+ * (kc_map_release): the copy takes their place in memory, and any later read of the original
+ * faults them in again from the file. Tensors bound after this
+ * call carry the copy. *total: bytes of all copies. */
+typedef kc_status (*kc_weights_prepare_fn)(void *user, const char *name, kc_tensor *t, void **owned, size_t *bytes,
+                                           kc_err *err);
+kc_status kc_weights_prepare(kc_weights *ws, kc_weights_prepare_fn fn, void *user, size_t *total, kc_err *err);
 
 /* Binds `name` (prefix + name when prefix != NULL) to *out, checking that it exists, has a float
  * dtype (F32/F16/BF16) and exactly the expected shape. */

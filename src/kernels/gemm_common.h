@@ -120,6 +120,28 @@ static inline size_t kc_gemm_impl_pack_bytes(const kc_gemm_impl *im) {
     return (size_t)((mcr + ncr) * (im->kc + 2)) * im->es + 128;
 }
 
+/* Prepacked W (kc_gemm_args.wpack): one nr-wide panel per nr columns, each holding every K
+ * block back to back exactly as pack_b writes it (blocks of kc are even for bf16, so block k0
+ * starts k0·nr elements into the panel; only the last block can have an odd length, padded). */
+static inline int64_t kc_gemm_impl_wpack_kp(const kc_gemm_impl *im, int64_t K) {
+    return im->es == 2 ? (K + 1) & ~(int64_t)1 : K;
+}
+static inline size_t kc_gemm_impl_wpack_bytes(const kc_gemm_impl *im, int64_t N, int64_t K) {
+    return (size_t)((N + im->nr - 1) / im->nr) * (size_t)kc_gemm_impl_wpack_kp(im, K) * (size_t)im->nr * im->es;
+}
+static inline void kc_gemm_impl_wpack(const kc_gemm_impl *im, const kc_gemm_args *g, int64_t n0, int64_t n1,
+                                      void *dst) {
+    const size_t panel = (size_t)kc_gemm_impl_wpack_kp(im, g->K) * (size_t)im->nr * im->es;
+    for (int64_t n = n0; n < n1; n += im->nr) {
+        const int nv = n1 - n < im->nr ? (int)(n1 - n) : im->nr;
+        unsigned char *p = (unsigned char *)dst + (size_t)(n / im->nr) * panel;
+        for (int64_t k0 = 0; k0 < g->K; k0 += im->kc) {
+            const int64_t kc = g->K - k0 < im->kc ? g->K - k0 : im->kc;
+            im->pack_b(g, n, nv, k0, kc, p + (size_t)k0 * (size_t)im->nr * im->es);
+        }
+    }
+}
+
 static inline void kc_gemm_run(const kc_gemm_impl *im, const kc_gemm_args *g, int64_t m0, int64_t m1, int64_t n0,
                                int64_t n1, void *pack) {
     const int64_t mcr = (im->mc + im->mr - 1) / im->mr * im->mr;
@@ -132,7 +154,8 @@ static inline void kc_gemm_run(const kc_gemm_impl *im, const kc_gemm_args *g, in
         const int first = k0 == 0 && !g->accumulate;
         /* W micro-panels are packed on first use (ic == m0), each while the next one's rows
          * are being prefetched, so reading the weights overlaps the multiplications. */
-        kc_gemm_prefetch_w(g, n0, n1 - n0 < im->nr ? (int)(n1 - n0) : im->nr, k0, kc);
+        const size_t wpanel = (size_t)kc_gemm_impl_wpack_kp(im, g->K) * (size_t)im->nr * es;
+        if (!g->wpack) kc_gemm_prefetch_w(g, n0, n1 - n0 < im->nr ? (int)(n1 - n0) : im->nr, k0, kc);
         for (int64_t ic = m0; ic < m1; ic += im->mc) {
             const int64_t mc = m1 - ic < im->mc ? m1 - ic : im->mc;
             for (int64_t i = 0; i < mc; i += im->mr)
@@ -147,7 +170,9 @@ static inline void kc_gemm_run(const kc_gemm_impl *im, const kc_gemm_args *g, in
             for (int64_t n = n0; n < n1; n += im->nr) {
                 const int nv = n1 - n < im->nr ? (int)(n1 - n) : im->nr;
                 unsigned char *bp = bpack + (size_t)((n - n0) / im->nr) * b_panel;
-                if (ic == m0) {
+                if (g->wpack) {
+                    bp = (unsigned char *)g->wpack + (size_t)(n / im->nr) * wpanel + (size_t)k0 * (size_t)im->nr * es;
+                } else if (ic == m0) {
                     im->pack_b(g, n, nv, k0, kc, bp);
                     if (n + im->nr < n1) kc_gemm_prefetch_w(g, n + im->nr, n1 - n - im->nr < im->nr ? (int)(n1 - n - im->nr) : im->nr, k0, kc);
                 }

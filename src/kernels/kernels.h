@@ -32,6 +32,9 @@ typedef struct {
     float *y;
     int64_t ldy;
     int accumulate; /* y += A·Wᵀ instead of y = A·Wᵀ */
+    /* W already laid out by the table's gemm_bf16_wpack (for gemm_bf16 only; NULL: the kernel
+     * packs from w). Tiles must then start at multiples of 32 columns. */
+    const void *wpack;
 } kc_gemm_args;
 
 /* Computes rows [m0, m1) × columns [n0, n1) of y over the whole K, with n1 - n0 <= gemm_nc.
@@ -51,6 +54,12 @@ typedef struct kc_kernels {
      * (BF16), exact products summed in fp32. NULL where the CPU has no bf16 dot product: ops/
      * then runs gemm_f32 (more accurate, same speed as emulating). */
     kc_gemm_fn gemm_bf16;
+    /* Prepacked W for gemm_bf16 (NULL where gemm_bf16 is NULL): the bytes for an N×K weight,
+     * and the packing of its columns [n0, n1) (n0 a multiple of 32) into dst, which must be
+     * 64-byte aligned and hold gemm_bf16_wpack_bytes(N, K). The panels are exactly what
+     * gemm_bf16 would pack on the fly, so results are bit-identical with or without. */
+    size_t (*gemm_bf16_wpack_bytes)(int64_t N, int64_t K);
+    void (*gemm_bf16_wpack)(const kc_gemm_args *g, int64_t n0, int64_t n1, void *dst);
     int64_t gemm_nc;        /* largest n1 - n0 per gemm call */
     size_t gemm_pack_bytes; /* per-thread pack buffer the gemm calls need */
 

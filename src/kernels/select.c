@@ -53,6 +53,8 @@ static kc_kernels k_avx2 = {
 
 static kc_kernels k_avx512 = {.name = "avx512", .gemm_bf16 = NULL, KC_AVX512_ROWS};
 static kc_kernels k_avx512bf16 = {.name = "avx512bf16", .gemm_bf16 = kc_gemm_bf16_avx512bf16,
+                                   .gemm_bf16_wpack_bytes = kc_gemm_bf16_avx512bf16_wpack_bytes,
+                                   .gemm_bf16_wpack = kc_gemm_bf16_avx512bf16_wpack,
                                    .attn_block_bf16 = kc_attn_block_avx512bf16, KC_AVX512_ROWS};
 
 static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }

@@ -19,6 +19,8 @@
 #define KC_SMALL_M 3   /* up to this many rows: dot products straight from the stored weights */
 #define KC_MAX_NC 1024 /* bias buffer per tile */
 #define TASKS_PER_THREAD 2 /* tiles per thread when N gives too few: each M chunk re-packs its W block */
+#define TILE_NR 32 /* column tiles are cut at multiples of this (every table's micro-panel width divides it) */
+#define TILE_MR 24 /* row chunks are cut at multiples of this (whole register tiles of every table) */
 
 static const kc_kernels *table(const kc_exec *ex) { return ex->k ? ex->k : kc_kernels_default(); }
 
@@ -46,20 +48,39 @@ static void row_block(const kc_kernels *kt, const float *x, int64_t K, const kc_
     }
 }
 
+/* The prepacked copy of w that this run's GEMM can use, or NULL. */
+static const void *usable_pack(const kc_exec *ex, const kc_tensor *w) {
+    const kc_kernels *kt = table(ex);
+    if (!w->pack || w->pack_for != (const void *)kt || ex->precision != KC_PREC_BF16 || !kt->gemm_bf16) return NULL;
+    return w->pack;
+}
+
 /* Runs g over all tiles on ex's threads, then adds the bias b (or none) to each tile. */
-static kc_status run_gemm(const kc_exec *ex, const kc_gemm_args *g, const kc_tensor *b, const char *what, kc_err *err) {
+static kc_status run_gemm(const kc_exec *ex, const kc_gemm_args *g_in, const kc_tensor *w, const kc_tensor *b,
+                          const char *what, kc_err *err) {
     const kc_kernels *kt = table(ex);
     const kc_gemm_fn fn = ex->precision == KC_PREC_BF16 && kt->gemm_bf16 ? kt->gemm_bf16 : kt->gemm_f32;
+    kc_gemm_args gw = *g_in;
+    gw.wpack = usable_pack(ex, w);
+    const kc_gemm_args *g = &gw;
     const int nt = ex->n_threads;
     const int64_t nc = kt->gemm_nc < KC_MAX_NC ? kt->gemm_nc : KC_MAX_NC;
-    const int64_t n_n = (g->N + nc - 1) / nc;
-    /* Enough tiles for dynamic balancing, but M chunks as tall as possible: each chunk
-     * re-packs (re-converts) its W columns. */
+    /* Column tiles: whole NR-wide micro-panels, as equal as possible, and (with threads) a
+     * multiple of the thread count when there are enough panels, so that no thread is left
+     * with a short last round (ChatGLM's QKV at N = 4608 made 5 tiles of 1024 + 512 for 2
+     * threads: one thread idled for a third of the call). */
+    const int64_t np = (g->N + TILE_NR - 1) / TILE_NR;
+    int64_t n_n = (g->N + nc - 1) / nc;
+    if (nt > 1 && n_n % nt) {
+        int64_t r = (n_n + nt - 1) / nt * nt;
+        if (r <= np) n_n = r;
+    }
+    /* Row chunks: enough tiles for dynamic balancing, but as tall as possible (each chunk
+     * re-packs its W columns unless they are prepacked), in whole pairs of register tiles. */
     int64_t n_m = 1, want = (int64_t)nt * TASKS_PER_THREAD;
     if (nt > 1 && n_n < want) n_m = (want + n_n - 1) / n_n;
-    int64_t mt = (g->M + n_m - 1) / n_m;
-    mt = (mt + 23) / 24 * 24; /* whole register tiles */
-    n_m = (g->M + mt - 1) / mt;
+    const int64_t mu = (g->M + TILE_MR - 1) / TILE_MR; /* row units */
+    if (n_m > mu) n_m = mu;
     const int64_t ntask = n_m * n_n;
     int failed = 0;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
@@ -70,8 +91,11 @@ static kc_status run_gemm(const kc_exec *ex, const kc_gemm_args *g, const kc_ten
             failed = 1;
             continue;
         }
-        const int64_t m0 = (t / n_n) * mt, n0 = (t % n_n) * nc;
-        const int64_t m1 = m0 + mt < g->M ? m0 + mt : g->M, n1 = n0 + nc < g->N ? n0 + nc : g->N;
+        const int64_t tm = t / n_n, tn = t % n_n;
+        const int64_t m0 = tm * mu / n_m * TILE_MR, n0 = tn * np / n_n * TILE_NR;
+        int64_t m1 = (tm + 1) * mu / n_m * TILE_MR, n1 = (tn + 1) * np / n_n * TILE_NR;
+        if (m1 > g->M) m1 = g->M;
+        if (n1 > g->N) n1 = g->N;
         fn(g, m0, m1, n0, n1, pack);
         if (b) {
             float bt[KC_MAX_NC];
@@ -106,7 +130,7 @@ kc_status kc_op_linear(const kc_exec *ex, const float *x, int64_t M, int64_t K, 
     }
     kc_gemm_args g = {.x = x, .ldx = K, .w = w->data, .wt = w->dtype, .ldw = K, .M = M, .N = N, .K = K,
                       .y = y, .ldy = N, .accumulate = accumulate};
-    return run_gemm(ex, &g, b, "linear", err);
+    return run_gemm(ex, &g, w, b, "linear", err);
 }
 
 /* dst [Cout, kh, kw, Cin] = src [Cout, Cin, kh, kw], elements of es bytes (2 or 4): a pure
@@ -163,7 +187,7 @@ kc_status kc_op_conv2d(const kc_exec *ex, const float *x, int64_t N, int64_t H, 
     void *heap = NULL;
     size_t mark = scratch ? kc_arena_mark(scratch) : 0;
     const size_t es = kc_dtype_size(w->dtype);
-    if (kh * kw > 1) {
+    if (kh * kw > 1 && !usable_pack(ex, w)) {
         size_t bytes = 0;
         if (!kc_size_mul((size_t)Cout * (size_t)KK, es, &bytes))
             return kc_fail(err, KC_ERR_NOMEM, "conv2d: weight copy size overflows");
@@ -186,8 +210,55 @@ kc_status kc_op_conv2d(const kc_exec *ex, const float *x, int64_t N, int64_t H, 
     g.conv.stride = st;
     g.conv.pad_t = p->pad_t;
     g.conv.pad_l = p->pad_l;
-    s = run_gemm(ex, &g, b, "conv2d", err);
+    s = run_gemm(ex, &g, w, b, "conv2d", err);
     free(heap);
     if (scratch) kc_arena_rewind(scratch, mark);
     return s;
+}
+
+kc_status kc_op_prepack(const kc_exec *ex, kc_tensor *w, void **owned, size_t *bytes, kc_err *err) {
+    *owned = NULL;
+    if (bytes) *bytes = 0;
+    const kc_kernels *kt = table(ex);
+    if (ex->precision != KC_PREC_BF16 || !kt->gemm_bf16 || !kt->gemm_bf16_wpack || !w->data ||
+        !kc_dtype_is_float(w->dtype) || (w->ndim != 2 && w->ndim != 4))
+        return KC_OK;
+    const int64_t N = w->shape[0], K = kc_tensor_numel(w) / (N > 0 ? N : 1), taps = w->ndim == 4 ? w->shape[2] * w->shape[3] : 1;
+    if (N <= 0 || K <= 0) return KC_OK;
+    const size_t n = kt->gemm_bf16_wpack_bytes(N, K), es = kc_dtype_size(w->dtype);
+    void *dst = NULL;
+    if (posix_memalign(&dst, 64, n ? n : 64)) return kc_fail(err, KC_ERR_NOMEM, "prepack: cannot allocate %zu bytes", n);
+    /* A convolution's GEMM reads W as [Cout, kh, kw, Cin] (see kc_op_conv2d): reorder first. */
+    void *tmp = NULL;
+    const void *src = w->data;
+    if (taps > 1) {
+        if (!(tmp = malloc((size_t)N * (size_t)K * es))) {
+            free(dst);
+            return kc_fail(err, KC_ERR_NOMEM, "prepack: cannot allocate the reordered weight");
+        }
+        reorder_conv_weight(ex, tmp, w->data, N, K / taps, taps, es);
+        src = tmp;
+    }
+    kc_gemm_args g = {.w = src, .wt = w->dtype, .ldw = K, .M = 0, .N = N, .K = K};
+    const int64_t np = (N + TILE_NR - 1) / TILE_NR;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(ex->n_threads)
+    for (int64_t p = 0; p < np; p++) {
+        const int64_t n0 = p * TILE_NR, n1 = n0 + TILE_NR < N ? n0 + TILE_NR : N;
+        kt->gemm_bf16_wpack(&g, n0, n1, dst);
+    }
+    free(tmp);
+    w->pack = dst;
+    w->pack_for = kt;
+    *owned = dst;
+    if (bytes) *bytes = n;
+    return KC_OK;
+}
+
+kc_status kc_op_prepack_named(void *user, const char *name, kc_tensor *t, void **owned, size_t *bytes, kc_err *err) {
+    const kc_prepack_opts *o = user;
+    *owned = NULL;
+    *bytes = 0;
+    for (const char *const *k = o->skip; k && *k; k++)
+        if (strstr(name, *k)) return KC_OK;
+    return kc_op_prepack(o->ex, t, owned, bytes, err);
 }

@@ -52,6 +52,23 @@ kc_status kc_op_conv2d(const kc_exec *ex, const float *x, int64_t N, int64_t H, 
                        const kc_tensor *w, const kc_tensor *b, const kc_conv_params *p, float *y, int64_t *Ho,
                        int64_t *Wo, int accumulate, kc_arena *scratch, kc_err *err);
 
+/* Prepares a weight for this run's bf16 GEMM once (what the GEMM otherwise converts and lays
+ * out on every call): when ex runs bf16 products on a table that supports it and w is a matrix
+ * [N, K] or a convolution weight [Cout, Cin, kh, kw], allocates the packed copy, sets w->pack /
+ * w->pack_for and returns the buffer in *owned (the caller frees it after the last use of w)
+ * and its size in *bytes. Otherwise leaves w alone with *owned = NULL. Linear and conv2d use a
+ * pack only with the table and precision it was made for; results are bit-identical. */
+kc_status kc_op_prepack(const kc_exec *ex, kc_tensor *w, void **owned, size_t *bytes, kc_err *err);
+/* kc_op_prepack for a whole weight store (the kc_weights_prepare callback; user is a
+ * kc_prepack_opts): every matrix and convolution weight except those whose name contains one
+ * of `skip` (NULL-terminated, may be NULL): layers that only ever see a few rows, whose GEMM
+ * reads the stored weight directly. */
+typedef struct {
+    const kc_exec *ex;
+    const char *const *skip;
+} kc_prepack_opts;
+kc_status kc_op_prepack_named(void *user, const char *name, kc_tensor *t, void **owned, size_t *bytes, kc_err *err);
+
 /* ---- attention --------------------------------------------------------------------------- */
 
 /* Scaled dot-product attention without materialising the score matrix (online softmax, fp32).

@@ -95,7 +95,7 @@ static double run_case(const char *dir, const char *variant, const char *cas, do
     KC_CHECK(kc_st_open(&st, kc_test_data(GOLDEN), &err) == KC_OK, "%s", err.msg);
     kc_unet *u = NULL;
     int used = -1;
-    if (kc_unet_load(dir, variant, &u, &used, &err)) {
+    if (kc_unet_load(dir, variant, NULL, &u, &used, &err)) {
         KC_CHECK(0, "load %s: %s", dir, err.msg);
         kc_st_close(&st);
         return 1.0;
@@ -220,7 +220,7 @@ static void test_tiny_layout(void) {
     kc_expected_list l = {0};
     KC_CHECK(kc_unet_expected(&cfg, &l, &err) == KC_OK, "%s", err.msg);
     kc_unet *u = NULL;
-    KC_CHECK(kc_unet_load(kc_test_data(MODEL), NULL, &u, NULL, &err) == KC_OK, "%s", err.msg);
+    KC_CHECK(kc_unet_load(kc_test_data(MODEL), NULL, NULL, &u, NULL, &err) == KC_OK, "%s", err.msg);
     if (!u) return;
     const kc_weights *ws = kc_unet_weights(u);
     KC_CHECK(kc_weights_count(ws) == l.n, "store has %lld tensors, config implies %lld", (long long)kc_weights_count(ws),
@@ -296,13 +296,13 @@ static void test_shape_errors(void) {
     static const char *const bases[] = {"diffusion_pytorch_model"};
     KC_CHECK(kc_weights_open_dir(kc_test_data(MODEL), bases, 1, NULL, &ws, NULL, &err) == KC_OK, "%s", err.msg);
     kc_unet *u = NULL;
-    kc_status s = kc_unet_create(&cfg, ws, &u, &err);
+    kc_status s = kc_unet_create(&cfg, ws, NULL, &u, &err);
     printf("  in_channels 9 over 4-channel weights: %s\n", err.msg);
     KC_CHECK(s == KC_ERR_SHAPE && strstr(err.msg, "conv_in.weight"), "status %s: %s", kc_status_name(s), err.msg);
     kc_unet_free(u);
     /* absurd or empty sizes are refused before any arithmetic on them */
     u = NULL;
-    KC_CHECK(kc_unet_load(kc_test_data(MODEL), NULL, &u, NULL, &err) == KC_OK, "%s", err.msg);
+    KC_CHECK(kc_unet_load(kc_test_data(MODEL), NULL, NULL, &u, NULL, &err) == KC_OK, "%s", err.msg);
     if (!u) return;
     kc_exec ex;
     kc_exec_init(&ex, 1, KC_PREC_FP32);
@@ -380,7 +380,7 @@ static float *run_c0(const kc_unet *u, int extra) {
 static void test_config_variants(void) {
     kc_err err = {0};
     kc_unet *base = NULL;
-    KC_CHECK(kc_unet_load(kc_test_data(MODEL), NULL, &base, NULL, &err) == KC_OK, "%s", err.msg);
+    KC_CHECK(kc_unet_load(kc_test_data(MODEL), NULL, NULL, &base, NULL, &err) == KC_OK, "%s", err.msg);
     if (!base) return;
     const kc_unet_config *c = kc_unet_get_config(base);
     const int64_t no = c->out_channels * 2 * 8 * 8;
@@ -389,7 +389,7 @@ static void test_config_variants(void) {
     kc_unet_config cc = *c;
     cc.linear_proj = 0;
     kc_unet *uc = NULL;
-    KC_CHECK(kc_unet_create(&cc, clone_store(kc_unet_weights(base), 1, NULL), &uc, &err) == KC_OK, "conv proj: %s", err.msg);
+    KC_CHECK(kc_unet_create(&cc, clone_store(kc_unet_weights(base), 1, NULL), NULL, &uc, &err) == KC_OK, "conv proj: %s", err.msg);
     if (uc) {
         float *o = run_c0(uc, 0);
         KC_CHECK(memcmp(o, ref, (size_t)no * sizeof(float)) == 0, "use_linear_projection=false changes the result");
@@ -407,7 +407,7 @@ static void test_config_variants(void) {
     cc = *c;
     cc.in_channels = 9;
     kc_unet *u9 = NULL;
-    KC_CHECK(kc_unet_create(&cc, clone_store(kc_unet_weights(base), 0, &t9), &u9, &err) == KC_OK, "in 9: %s", err.msg);
+    KC_CHECK(kc_unet_create(&cc, clone_store(kc_unet_weights(base), 0, &t9), NULL, &u9, &err) == KC_OK, "in 9: %s", err.msg);
     if (u9) {
         float *o = run_c0(u9, 5);
         KC_CHECK(check_close("in_channels 9, zero extra weights", o, ref, no, 1e-6), "in_channels 9");
@@ -431,12 +431,12 @@ static void test_odd_sizes(void) {
         return;
     }
     kc_unet *base = NULL, *pad0 = NULL;
-    KC_CHECK(kc_unet_load(kc_test_data(MODEL), NULL, &base, NULL, &err) == KC_OK, "%s", err.msg);
+    KC_CHECK(kc_unet_load(kc_test_data(MODEL), NULL, NULL, &base, NULL, &err) == KC_OK, "%s", err.msg);
     if (!base) return;
     /* the same weights with "downsample_padding": 0 (pad right/bottom, then an unpadded conv) */
     kc_unet_config c0 = *kc_unet_get_config(base);
     c0.downsample_padding = 0;
-    KC_CHECK(kc_unet_create(&c0, clone_store(kc_unet_weights(base), 0, NULL), &pad0, &err) == KC_OK, "%s", err.msg);
+    KC_CHECK(kc_unet_create(&c0, clone_store(kc_unet_weights(base), 0, NULL), NULL, &pad0, &err) == KC_OK, "%s", err.msg);
     kc_exec ex;
     kc_exec_init(&ex, 2, KC_PREC_FP32);
     static const char *const cases[] = {"odd5x7", "odd3x9", "pad0_7x5"};

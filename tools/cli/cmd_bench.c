@@ -52,7 +52,8 @@ static void print_json(const kolors_bench_result *r, const char *model) {
            r->threads, r->precision, r->isa, r->weights, r->dtype, r->shape, r->arena_mb, r->weights_mb, r->setup_s,
            r->layers_run, r->layers_total, r->width_div, r->scaled ? "true" : "false");
     if (r->scaled) printf(",\"scale\":%.6g,\"scaled_median_s\":%.6g,\"scaled_gflop\":%.6g", r->scale, r->scaled_median_s, r->scaled_gflop);
-    printf(",\"finite\":%s,\"mean_abs_out\":%.6g", r->finite ? "true" : "false", r->mean_abs_out);
+    printf(",\"finite\":%s,\"mean_abs_out\":%.6g,\"packed_mb\":%.1f", r->finite ? "true" : "false", r->mean_abs_out,
+           r->packed_mb);
     if (model) {
         printf(",\"model\":\"");
         for (const char *c = model; *c; c++) /* a path is user text: escape for JSON */

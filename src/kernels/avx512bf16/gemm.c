@@ -103,3 +103,9 @@ void kc_gemm_bf16_avx512bf16(const kc_gemm_args *g, int64_t m0, int64_t m1, int6
 }
 
 size_t kc_gemm_bf16_avx512bf16_pack_bytes(void) { return kc_gemm_impl_pack_bytes(&impl); }
+
+size_t kc_gemm_bf16_avx512bf16_wpack_bytes(int64_t N, int64_t K) { return kc_gemm_impl_wpack_bytes(&impl, N, K); }
+
+void kc_gemm_bf16_avx512bf16_wpack(const kc_gemm_args *g, int64_t n0, int64_t n1, void *dst) {
+    kc_gemm_impl_wpack(&impl, g, n0, n1, dst);
+}
