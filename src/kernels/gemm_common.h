@@ -40,8 +40,9 @@ static inline void kc_gemm_a_row(const kc_gemm_args *g, int64_t m, int64_t k0, i
  * large stride, which the hardware prefetchers pick up too late. */
 static inline void kc_gemm_prefetch_a_row(const kc_gemm_args *g, int64_t m, int64_t k0, int64_t kc) {
     if (g->conv.Cin != 0 || m >= g->M) return;
-    const char *p = (const char *)(g->x + m * g->ldx + k0);
-    for (int64_t b = 0; b < kc * (int64_t)sizeof(float); b += 64) __builtin_prefetch(p + b, 0, 2);
+    const char *p = g->xbf ? (const char *)(g->xbf + m * g->ldxbf + k0) : (const char *)(g->x + m * g->ldx + k0);
+    const int64_t n = kc * (g->xbf ? 2 : (int64_t)sizeof(float));
+    for (int64_t b = 0; b < n; b += 64) __builtin_prefetch(p + b, 0, 2);
 }
 
 /* Row-major fp32 micro-panel of A rows [m, m+rows) with row stride ld (zero rows past
@@ -110,8 +111,10 @@ typedef struct {
     void (*pack_a)(const kc_gemm_args *g, int64_t m, int rows, int64_t k0, int64_t kc, void *dst);
     /* nr-wide micro-panel of W rows [n, n+nr_valid) for the K block (rows past nr_valid zero). */
     void (*pack_b)(const kc_gemm_args *g, int64_t n, int nr_valid, int64_t k0, int64_t kc, void *dst);
-    /* y[mr_valid, nr_valid] = (first ? 0 : y) + a·b over kc packed K values. */
-    void (*ukr)(int64_t kc, const void *a, const void *b, float *y, int64_t ldy, int mr_valid, int nr_valid, int first);
+    /* y[mr_valid, nr_valid] = (first ? 0 : y) + a·b over kc packed K values; A rows lda
+     * elements apart (kc for a packed panel; kc_gemm_args.ldxbf when read in place). */
+    void (*ukr)(int64_t kc, const void *a, int64_t lda, const void *b, float *y, int64_t ldy, int mr_valid, int nr_valid,
+                int first);
 } kc_gemm_impl;
 
 static inline size_t kc_gemm_impl_pack_bytes(const kc_gemm_impl *im) {
@@ -158,8 +161,12 @@ static inline void kc_gemm_run(const kc_gemm_impl *im, const kc_gemm_args *g, in
         if (!g->wpack) kc_gemm_prefetch_w(g, n0, n1 - n0 < im->nr ? (int)(n1 - n0) : im->nr, k0, kc);
         for (int64_t ic = m0; ic < m1; ic += im->mc) {
             const int64_t mc = m1 - ic < im->mc ? m1 - ic : im->mc;
-            for (int64_t i = 0; i < mc; i += im->mr)
-                im->pack_a(g, ic + i, mc - i < im->mr ? (int)(mc - i) : im->mr, k0, kc, apack + (size_t)(i / im->mr) * a_panel);
+            /* With A already in bf16 (xbf), whole micro-panels are read in place; only a last,
+             * partial one is packed (the micro-kernel reads all mr rows). */
+            for (int64_t i = 0; i < mc; i += im->mr) {
+                const int rows = mc - i < im->mr ? (int)(mc - i) : im->mr;
+                if (!g->xbf || rows < im->mr) im->pack_a(g, ic + i, rows, k0, kc, apack + (size_t)(i / im->mr) * a_panel);
+            }
             /* The next A block is fetched into L2 while this one is being multiplied. */
             if (ic + im->mc < m1) {
                 for (int64_t i = 0; i < im->mc && ic + im->mc + i < m1; i++) kc_gemm_prefetch_a_row(g, ic + im->mc + i, k0, kc);
@@ -178,8 +185,12 @@ static inline void kc_gemm_run(const kc_gemm_impl *im, const kc_gemm_args *g, in
                 }
                 for (int64_t i = 0; i < mc; i += im->mr) {
                     const int mv = mc - i < im->mr ? (int)(mc - i) : im->mr;
-                    im->ukr(kp, apack + (size_t)(i / im->mr) * a_panel, bp, g->y + (ic + i) * g->ldy + n, g->ldy, mv, nv,
-                            first);
+                    if (g->xbf && mv == im->mr)
+                        im->ukr(kp, g->xbf + (ic + i) * g->ldxbf + k0, g->ldxbf, bp, g->y + (ic + i) * g->ldy + n, g->ldy, mv,
+                                nv, first);
+                    else
+                        im->ukr(kp, apack + (size_t)(i / im->mr) * a_panel, im->kc, bp, g->y + (ic + i) * g->ldy + n,
+                                g->ldy, mv, nv, first);
                 }
             }
         }

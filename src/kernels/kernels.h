@@ -35,6 +35,12 @@ typedef struct {
     /* W already laid out by the table's gemm_bf16_wpack (for gemm_bf16 only; NULL: the kernel
      * packs from w). Tiles must then start at multiples of 32 columns. */
     const void *wpack;
+    /* A already rounded to bf16 by the table's gemm_bf16_convert_a (for gemm_bf16 with
+     * conv.Cin == 0 only; NULL: the kernel converts while packing): row m at xbf + m*ldxbf,
+     * ldxbf even and >= K, element K zero when K is odd, 4-byte aligned. Lets the micro-kernel
+     * read whole row blocks in place instead of converting A again for every column tile. */
+    const uint16_t *xbf;
+    int64_t ldxbf;
 } kc_gemm_args;
 
 /* Computes rows [m0, m1) × columns [n0, n1) of y over the whole K, with n1 - n0 <= gemm_nc.
@@ -60,6 +66,8 @@ typedef struct kc_kernels {
      * gemm_bf16 would pack on the fly, so results are bit-identical with or without. */
     size_t (*gemm_bf16_wpack_bytes)(int64_t N, int64_t K);
     void (*gemm_bf16_wpack)(const kc_gemm_args *g, int64_t n0, int64_t n1, void *dst);
+    /* n fp32 values -> bf16 exactly as gemm_bf16 rounds A (for kc_gemm_args.xbf). */
+    void (*gemm_bf16_convert_a)(const float *x, int64_t n, uint16_t *dst);
     int64_t gemm_nc;        /* largest n1 - n0 per gemm call */
     size_t gemm_pack_bytes; /* per-thread pack buffer the gemm calls need */
 
@@ -111,5 +119,8 @@ int kc_kernels_available(const kc_kernels **out, int cap);
 /* The calling thread's buffer of at least `bytes` bytes (64-byte aligned), allocated on the
  * thread's first use and grown if a later call needs more; NULL if the allocation fails. */
 void *kc_kernels_thread_buffer(size_t bytes);
+/* A second such buffer, for the thread that calls into ops (its kc_kernels_thread_buffer is
+ * its pack buffer inside the parallel region). */
+void *kc_kernels_thread_buffer2(size_t bytes);
 
 #endif

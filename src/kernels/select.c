@@ -55,6 +55,7 @@ static kc_kernels k_avx512 = {.name = "avx512", .gemm_bf16 = NULL, KC_AVX512_ROW
 static kc_kernels k_avx512bf16 = {.name = "avx512bf16", .gemm_bf16 = kc_gemm_bf16_avx512bf16,
                                    .gemm_bf16_wpack_bytes = kc_gemm_bf16_avx512bf16_wpack_bytes,
                                    .gemm_bf16_wpack = kc_gemm_bf16_avx512bf16_wpack,
+                                   .gemm_bf16_convert_a = kc_gemm_bf16_avx512bf16_convert_a,
                                    .attn_block_bf16 = kc_attn_block_avx512bf16, KC_AVX512_ROWS};
 
 static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
@@ -123,12 +124,18 @@ const kc_kernels *kc_kernels_default(void) {
 static _Thread_local void *tl_buf;
 static _Thread_local size_t tl_cap;
 
-void *kc_kernels_thread_buffer(size_t bytes) {
-    if (tl_buf && tl_cap >= bytes) return tl_buf;
-    free(tl_buf);
-    tl_cap = 0;
+static void *grow(void **buf, size_t *have, size_t bytes) {
+    if (*buf && *have >= bytes) return *buf;
+    free(*buf);
+    *have = 0;
     size_t cap = (bytes + 4095) & ~(size_t)4095;
-    tl_buf = aligned_alloc(64, cap);
-    if (tl_buf) tl_cap = cap;
-    return tl_buf;
+    *buf = aligned_alloc(64, cap);
+    if (*buf) *have = cap;
+    return *buf;
 }
+
+void *kc_kernels_thread_buffer(size_t bytes) { return grow(&tl_buf, &tl_cap, bytes); }
+
+static _Thread_local void *tl_buf2;
+static _Thread_local size_t tl_cap2;
+void *kc_kernels_thread_buffer2(size_t bytes) { return grow(&tl_buf2, &tl_cap2, bytes); }

@@ -20,6 +20,7 @@
 #define KC_MAX_NC 1024 /* bias buffer per tile */
 #define TASKS_PER_THREAD 2 /* tiles per thread when N gives too few: each M chunk re-packs its W block */
 #define TILE_NR 32 /* column tiles are cut at multiples of this (every table's micro-panel width divides it) */
+#define KC_XBF_MAX ((size_t)64 << 20) /* largest bf16 copy of A kept per calling thread */
 #define TILE_MR 24 /* row chunks are cut at multiples of this (whole register tiles of every table) */
 
 static const kc_kernels *table(const kc_exec *ex) { return ex->k ? ex->k : kc_kernels_default(); }
@@ -82,6 +83,23 @@ static kc_status run_gemm(const kc_exec *ex, const kc_gemm_args *g_in, const kc_
     const int64_t mu = (g->M + TILE_MR - 1) / TILE_MR; /* row units */
     if (n_m > mu) n_m = mu;
     const int64_t ntask = n_m * n_n;
+    /* A linear layer's A is otherwise rounded to bf16 again for every column tile (27 times
+     * for ChatGLM's 4096 -> 27392 projection): with three or more column tiles, round it once
+     * here (a per-thread buffer kept for the next call; skipped above KC_XBF_MAX). */
+    if (fn == kt->gemm_bf16 && kt->gemm_bf16_convert_a && g->conv.Cin == 0 && n_n >= 3) {
+        const int64_t ld = (g->K + 1) & ~(int64_t)1;
+        const size_t need = (size_t)g->M * (size_t)ld * sizeof(uint16_t);
+        uint16_t *xb = need <= KC_XBF_MAX ? kc_kernels_thread_buffer2(need) : NULL;
+        if (xb) {
+#pragma omp parallel for schedule(static) num_threads(nt)
+            for (int64_t m = 0; m < g->M; m++) {
+                kt->gemm_bf16_convert_a(g->x + m * g->ldx, g->K, xb + m * ld);
+                if (ld > g->K) xb[m * ld + g->K] = 0;
+            }
+            gw.xbf = xb;
+            gw.ldxbf = ld;
+        }
+    }
     int failed = 0;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
     for (int64_t t = 0; t < ntask; t++) {

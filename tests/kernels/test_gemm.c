@@ -159,6 +159,47 @@ static void test_linear(int64_t M, int64_t N, int64_t K, kc_dtype dt, int accumu
     free(x); free(wf); free(bf); free(y0); free(truth); free(y); free(y2); free(yr);
 }
 
+/* A linear layer wide enough for three or more column tiles rounds A to bf16 once and reads
+ * it in place (kc_gemm_args.xbf); the result must equal, bit for bit, the same product computed
+ * in column slices narrow enough to pack A per tile (every output element is the same sequence
+ * of operations either way). M = 37 leaves a partial register tile; odd K a padded pair, and
+ * K = 1601 a second K block. */
+static void test_linear_wide(void) {
+    const int64_t M = 37, N = 2100, SL = 700;
+    for (int kk = 0; kk < 2; kk++) {
+        const int64_t K = kk ? 1601 : 99;
+        float *x = malloc(sizeof(float) * (size_t)(M * K)), *wf = malloc(sizeof(float) * (size_t)(N * K));
+        float *y = malloc(sizeof(float) * (size_t)(M * N)), *ys = malloc(sizeof(float) * (size_t)(M * SL));
+        kc_fill_random(x, M * K, 91 + (uint64_t)kk, 1.0f);
+        kc_fill_random(wf, N * K, 92 + (uint64_t)kk, 0.5f);
+        void *blk;
+        kc_tensor w = make_w(KC_DTYPE_F16, wf, N, K, &blk);
+        for (int t = 0; t < ntab; t++) {
+            if (!tabs[t]->gemm_bf16_convert_a) continue;
+            for (int nt = 1; nt <= 2; nt++) {
+                kc_exec ex = exec_for(tabs[t], nt, KC_PREC_BF16);
+                kc_err err = {0};
+                KC_CHECK(kc_op_linear(&ex, x, M, K, &w, NULL, y, 0, &err) == KC_OK, "%s", err.msg);
+                int same = 1;
+                for (int64_t j0 = 0; j0 < N; j0 += SL) {
+                    kc_tensor ws = w;
+                    ws.shape[0] = SL;
+                    ws.data = (const unsigned char *)w.data + (size_t)(j0 * K) * 2;
+                    KC_CHECK(kc_op_linear(&ex, x, M, K, &ws, NULL, ys, 0, &err) == KC_OK, "%s", err.msg);
+                    for (int64_t m = 0; m < M; m++)
+                        same &= memcmp(ys + m * SL, y + m * N + j0, sizeof(float) * (size_t)SL) == 0;
+                }
+                KC_CHECK(same, "linear %s bf16 %lldx%lldx%lld, %d thread(s): A rounded once != A packed per tile",
+                         tabs[t]->name, (long long)M, (long long)N, (long long)K, nt);
+                printf("ok   linear %s bf16 M=%lld N=%lld K=%lld %d thread(s): A rounded once == packed per tile\n",
+                       tabs[t]->name, (long long)M, (long long)N, (long long)K, nt);
+            }
+        }
+        free(blk);
+        free(x); free(wf); free(y); free(ys);
+    }
+}
+
 /* Direct convolution in double, PyTorch semantics (w [Cout, Cin, kh, kw]), channels-last. */
 static void naive_conv(const float *x, int64_t N, int64_t H, int64_t W, int64_t Cin, const float *w, int64_t Cout,
                        int64_t kh, int64_t kw, const float *b, const kc_conv_params *p, int64_t Ho, int64_t Wo, float *y) {
@@ -245,6 +286,7 @@ int main(void) {
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
         for (int d = 0; d < 3; d++) test_linear(shapes[s][0], shapes[s][1], shapes[s][2], dts[d], (int)(s & 1), seed++);
     test_linear(50, 40, 30, KC_DTYPE_F16, 1, seed++);
+    test_linear_wide();
 
     kc_conv_params same = {.stride = 1, .pad_t = 1, .pad_l = 1, .pad_b = 1, .pad_r = 1};
     kc_conv_params down = {.stride = 2, .pad_t = 0, .pad_l = 0, .pad_b = 1, .pad_r = 1}; /* VAE encoder */

@@ -73,8 +73,12 @@ static void pack_b(const kc_gemm_args *g, int64_t n, int nv, int64_t k0, int64_t
     }
 }
 
-static void ukr(int64_t kp2, const void *ap, const void *bp, float *y, int64_t ldy, int mv, int nv, int first) {
-    const int32_t *a = ap; /* [MR][KC/2] pairs */
+/* lda: A row stride in bf16 elements; the packed path passes the constant KC (inlined, so the
+ * twelve row addresses stay immediate offsets). */
+static inline __attribute__((always_inline)) void ukr_body(int64_t kp2, const void *ap, int64_t lda, const void *bp,
+                                                           float *y, int64_t ldy, int mv, int nv, int first) {
+    const int32_t *a = ap; /* [MR][lda/2] pairs */
+    const int64_t ldp = lda / 2;
     const float *b = bp;
     const int64_t kp = kp2 / 2;
     __m512 c0[MR], c1[MR];
@@ -85,12 +89,18 @@ static void ukr(int64_t kp2, const void *ap, const void *bp, float *y, int64_t l
         __m512bh b0 = (__m512bh)_mm512_load_si512(b + k * NR), b1 = (__m512bh)_mm512_load_si512(b + k * NR + 16);
 #pragma GCC unroll 12
         for (int r = 0; r < MR; r++) {
-            __m512bh av = (__m512bh)_mm512_set1_epi32(a[r * (KC / 2) + k]);
+            __m512bh av = (__m512bh)_mm512_set1_epi32(a[r * ldp + k]);
             c0[r] = _mm512_dpbf16_ps(c0[r], av, b0);
             c1[r] = _mm512_dpbf16_ps(c1[r], av, b1);
         }
     }
     kc_store_tile512(MR, c0, c1, y, ldy, mv, nv, first);
+}
+
+static void ukr(int64_t kp2, const void *ap, int64_t lda, const void *bp, float *y, int64_t ldy, int mv, int nv,
+                int first) {
+    if (lda == KC) ukr_body(kp2, ap, KC, bp, y, ldy, mv, nv, first);
+    else ukr_body(kp2, ap, lda, bp, y, ldy, mv, nv, first);
 }
 
 static const kc_gemm_impl impl = {
@@ -109,3 +119,5 @@ size_t kc_gemm_bf16_avx512bf16_wpack_bytes(int64_t N, int64_t K) { return kc_gem
 void kc_gemm_bf16_avx512bf16_wpack(const kc_gemm_args *g, int64_t n0, int64_t n1, void *dst) {
     kc_gemm_impl_wpack(&impl, g, n0, n1, dst);
 }
+
+void kc_gemm_bf16_avx512bf16_convert_a(const float *x, int64_t n, uint16_t *dst) { f32_to_bf16(x, n, dst); }
