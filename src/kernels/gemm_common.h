@@ -111,10 +111,11 @@ typedef struct {
     void (*pack_a)(const kc_gemm_args *g, int64_t m, int rows, int64_t k0, int64_t kc, void *dst);
     /* nr-wide micro-panel of W rows [n, n+nr_valid) for the K block (rows past nr_valid zero). */
     void (*pack_b)(const kc_gemm_args *g, int64_t n, int nr_valid, int64_t k0, int64_t kc, void *dst);
-    /* y[mr_valid, nr_valid] = (first ? 0 : y) + a·b over kc packed K values; A rows lda
-     * elements apart (kc for a packed panel; kc_gemm_args.ldxbf when read in place). */
+    /* y[mr_valid, nr_valid] = ((first ? 0 : y) + a·b) (+ bias[0, nr_valid) when bias != NULL)
+     * over kc packed K values; A rows lda elements apart (kc for a packed panel;
+     * kc_gemm_args.ldxbf when read in place). */
     void (*ukr)(int64_t kc, const void *a, int64_t lda, const void *b, float *y, int64_t ldy, int mr_valid, int nr_valid,
-                int first);
+                int first, const float *bias);
 } kc_gemm_impl;
 
 static inline size_t kc_gemm_impl_pack_bytes(const kc_gemm_impl *im) {
@@ -155,6 +156,7 @@ static inline void kc_gemm_run(const kc_gemm_impl *im, const kc_gemm_args *g, in
         const int64_t kp = es == 2 ? (kc + 1) & ~(int64_t)1 : kc; /* packed length */
         const size_t b_panel = (size_t)kp * (size_t)im->nr * es, a_panel = (size_t)im->kc * (size_t)im->mr * es;
         const int first = k0 == 0 && !g->accumulate;
+        const float *bias = k0 + kc >= g->K ? g->bias : NULL; /* with the last K block */
         /* W micro-panels are packed on first use (ic == m0), each while the next one's rows
          * are being prefetched, so reading the weights overlaps the multiplications. */
         const size_t wpanel = (size_t)kc_gemm_impl_wpack_kp(im, g->K) * (size_t)im->nr * es;
@@ -185,12 +187,12 @@ static inline void kc_gemm_run(const kc_gemm_impl *im, const kc_gemm_args *g, in
                 }
                 for (int64_t i = 0; i < mc; i += im->mr) {
                     const int mv = mc - i < im->mr ? (int)(mc - i) : im->mr;
+                    float *yt = g->y + (ic + i) * g->ldy + n;
+                    const float *bt = bias ? bias + n : NULL;
                     if (g->xbf && mv == im->mr)
-                        im->ukr(kp, g->xbf + (ic + i) * g->ldxbf + k0, g->ldxbf, bp, g->y + (ic + i) * g->ldy + n, g->ldy, mv,
-                                nv, first);
+                        im->ukr(kp, g->xbf + (ic + i) * g->ldxbf + k0, g->ldxbf, bp, yt, g->ldy, mv, nv, first, bt);
                     else
-                        im->ukr(kp, apack + (size_t)(i / im->mr) * a_panel, im->kc, bp, g->y + (ic + i) * g->ldy + n,
-                                g->ldy, mv, nv, first);
+                        im->ukr(kp, apack + (size_t)(i / im->mr) * a_panel, im->kc, bp, yt, g->ldy, mv, nv, first, bt);
                 }
             }
         }

@@ -41,6 +41,9 @@ typedef struct {
      * read whole row blocks in place instead of converting A again for every column tile. */
     const uint16_t *xbf;
     int64_t ldxbf;
+    /* fp32 [N] added to each output row once its sum is complete (after accumulate: y = (y +
+     * A·Wᵀ) + bias, as a separate pass would), or NULL. */
+    const float *bias;
 } kc_gemm_args;
 
 /* Computes rows [m0, m1) × columns [n0, n1) of y over the whole K, with n1 - n0 <= gemm_nc.

@@ -17,7 +17,7 @@
 
 #define NB 64          /* output columns per dot-row work item (small M) */
 #define KC_SMALL_M 3   /* up to this many rows: dot products straight from the stored weights */
-#define KC_MAX_NC 1024 /* bias buffer per tile */
+#define KC_MAX_NC 1024 /* largest column tile asked of a table */
 #define TASKS_PER_THREAD 2 /* tiles per thread when N gives too few: each M chunk re-packs its W block */
 #define TILE_NR 32 /* column tiles are cut at multiples of this (every table's micro-panel width divides it) */
 #define KC_XBF_MAX ((size_t)64 << 20) /* largest bf16 copy of A kept per calling thread */
@@ -56,7 +56,8 @@ static const void *usable_pack(const kc_exec *ex, const kc_tensor *w) {
     return w->pack;
 }
 
-/* Runs g over all tiles on ex's threads, then adds the bias b (or none) to each tile. */
+/* Runs g over all tiles on ex's threads; the kernels add the bias b (or none) as each output
+ * tile completes (no second pass over y). */
 static kc_status run_gemm(const kc_exec *ex, const kc_gemm_args *g_in, const kc_tensor *w, const kc_tensor *b,
                           const char *what, kc_err *err) {
     const kc_kernels *kt = table(ex);
@@ -83,14 +84,26 @@ static kc_status run_gemm(const kc_exec *ex, const kc_gemm_args *g_in, const kc_
     const int64_t mu = (g->M + TILE_MR - 1) / TILE_MR; /* row units */
     if (n_m > mu) n_m = mu;
     const int64_t ntask = n_m * n_n;
+    /* The calling thread's second buffer: the bias in fp32 [N] (64-byte rounded), then
+     * possibly A in bf16 (below). */
+    const size_t bias_bytes = b ? ((size_t)g->N * sizeof(float) + 63) & ~(size_t)63 : 0;
     /* A linear layer's A is otherwise rounded to bf16 again for every column tile (27 times
      * for ChatGLM's 4096 -> 27392 projection): with three or more column tiles, round it once
-     * here (a per-thread buffer kept for the next call; skipped above KC_XBF_MAX). */
-    if (fn == kt->gemm_bf16 && kt->gemm_bf16_convert_a && g->conv.Cin == 0 && n_n >= 3) {
-        const int64_t ld = (g->K + 1) & ~(int64_t)1;
-        const size_t need = (size_t)g->M * (size_t)ld * sizeof(uint16_t);
-        uint16_t *xb = need <= KC_XBF_MAX ? kc_kernels_thread_buffer2(need) : NULL;
-        if (xb) {
+     * here (kept for the next call; skipped above KC_XBF_MAX). */
+    const int64_t ld = (g->K + 1) & ~(int64_t)1;
+    const int use_xbf = fn == kt->gemm_bf16 && kt->gemm_bf16_convert_a && g->conv.Cin == 0 && n_n >= 3 &&
+                        (size_t)g->M * (size_t)ld * sizeof(uint16_t) <= KC_XBF_MAX;
+    const size_t need = bias_bytes + (use_xbf ? (size_t)g->M * (size_t)ld * sizeof(uint16_t) : 0);
+    unsigned char *buf2 = need ? kc_kernels_thread_buffer2(need) : NULL;
+    if (need && !buf2) return kc_fail(err, KC_ERR_NOMEM, "%s: cannot allocate %zu bytes for the bias and A", what, need);
+    if (b) {
+        float *bf = (float *)(void *)buf2;
+        for (int64_t n = 0; n < g->N; n++) bf[n] = kc_tensor_get_f32(b, n);
+        gw.bias = bf;
+    }
+    if (use_xbf) {
+        uint16_t *xb = (uint16_t *)(void *)(buf2 + bias_bytes);
+        {
 #pragma omp parallel for schedule(static) num_threads(nt)
             for (int64_t m = 0; m < g->M; m++) {
                 kt->gemm_bf16_convert_a(g->x + m * g->ldx, g->K, xb + m * ld);
@@ -115,14 +128,6 @@ static kc_status run_gemm(const kc_exec *ex, const kc_gemm_args *g_in, const kc_
         if (m1 > g->M) m1 = g->M;
         if (n1 > g->N) n1 = g->N;
         fn(g, m0, m1, n0, n1, pack);
-        if (b) {
-            float bt[KC_MAX_NC];
-            for (int64_t n = n0; n < n1; n++) bt[n - n0] = kc_tensor_get_f32(b, n);
-            for (int64_t m = m0; m < m1; m++) {
-                float *yr = g->y + m * g->ldy + n0;
-                for (int64_t n = 0; n < n1 - n0; n++) yr[n] += bt[n];
-            }
-        }
     }
     if (failed) return kc_fail(err, KC_ERR_NOMEM, "%s: cannot allocate the %zu-byte per-thread GEMM buffer", what, kt->gemm_pack_bytes);
     return KC_OK;

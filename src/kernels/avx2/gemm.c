@@ -42,7 +42,7 @@ static void pack_b(const kc_gemm_args *g, int64_t n, int nv, int64_t k0, int64_t
 }
 
 static void ukr(int64_t kc, const void *ap, int64_t lda, const void *bp, float *y, int64_t ldy, int mv, int nv,
-                int first) {
+                int first, const float *bias) {
     (void)lda; /* A is always packed with row stride KC here (no direct-A path in fp32) */
     const float *a = ap, *b = bp;
     __m256 c0[MR], c1[MR];
@@ -67,6 +67,8 @@ static void ukr(int64_t kc, const void *ap, int64_t lda, const void *bp, float *
             for (int j = 0; j < nv; j++) yr[j] = t[j];
         else
             for (int j = 0; j < nv; j++) yr[j] += t[j];
+        if (bias)
+            for (int j = 0; j < nv; j++) yr[j] += bias[j];
     }
 }
 

@@ -37,7 +37,7 @@ static void pack_b(const kc_gemm_args *g, int64_t n, int nv, int64_t k0, int64_t
 }
 
 static void ukr(int64_t kc, const void *ap, int64_t lda, const void *bp, float *y, int64_t ldy, int mv, int nv,
-                int first) {
+                int first, const float *bias) {
     (void)lda; /* A is always packed with row stride KC here (no direct-A path in fp32) */
     const float *a = ap, *b = bp;
     __m512 c0[MR], c1[MR];
@@ -53,7 +53,7 @@ static void ukr(int64_t kc, const void *ap, int64_t lda, const void *bp, float *
             c1[r] = _mm512_fmadd_ps(av, b1, c1[r]);
         }
     }
-    kc_store_tile512(MR, c0, c1, y, ldy, mv, nv, first);
+    kc_store_tile512(MR, c0, c1, y, ldy, mv, nv, first, bias);
 }
 
 static const kc_gemm_impl impl = {

@@ -113,19 +113,25 @@ static inline void kc_prefetch_tile512(float *y, int64_t ldy, int mv, int first)
 }
 
 /* Writes rows [0, mv) × columns [0, nv) of a register tile held as two 16-wide halves per
- * row: y = tile (first) or y += tile. */
+ * row: y = tile (first) or y += tile, then + bias[0, nv) when bias != NULL. */
 static inline void kc_store_tile512(int mr, const __m512 *c0, const __m512 *c1, float *y, int64_t ldy, int mv, int nv,
-                                    int first) {
+                                    int first, const float *bias) {
     __mmask16 k0m = kc_mask16(nv), k1m = kc_mask16(nv - 16 < 0 ? 0 : nv - 16);
+    const __m512 b0 = bias ? _mm512_maskz_loadu_ps(k0m, bias) : _mm512_setzero_ps();
+    const __m512 b1 = bias ? _mm512_maskz_loadu_ps(k1m, bias + 16) : _mm512_setzero_ps();
     for (int r = 0; r < mr && r < mv; r++) {
         float *yr = y + r * ldy;
-        if (first) {
-            _mm512_mask_storeu_ps(yr, k0m, c0[r]);
-            _mm512_mask_storeu_ps(yr + 16, k1m, c1[r]);
-        } else {
-            _mm512_mask_storeu_ps(yr, k0m, _mm512_add_ps(_mm512_maskz_loadu_ps(k0m, yr), c0[r]));
-            _mm512_mask_storeu_ps(yr + 16, k1m, _mm512_add_ps(_mm512_maskz_loadu_ps(k1m, yr + 16), c1[r]));
+        __m512 t0 = c0[r], t1 = c1[r];
+        if (!first) {
+            t0 = _mm512_add_ps(_mm512_maskz_loadu_ps(k0m, yr), t0);
+            t1 = _mm512_add_ps(_mm512_maskz_loadu_ps(k1m, yr + 16), t1);
         }
+        if (bias) {
+            t0 = _mm512_add_ps(t0, b0);
+            t1 = _mm512_add_ps(t1, b1);
+        }
+        _mm512_mask_storeu_ps(yr, k0m, t0);
+        _mm512_mask_storeu_ps(yr + 16, k1m, t1);
     }
 }
 

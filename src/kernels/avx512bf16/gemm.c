@@ -76,7 +76,8 @@ static void pack_b(const kc_gemm_args *g, int64_t n, int nv, int64_t k0, int64_t
 /* lda: A row stride in bf16 elements; the packed path passes the constant KC (inlined, so the
  * twelve row addresses stay immediate offsets). */
 static inline __attribute__((always_inline)) void ukr_body(int64_t kp2, const void *ap, int64_t lda, const void *bp,
-                                                           float *y, int64_t ldy, int mv, int nv, int first) {
+                                                           float *y, int64_t ldy, int mv, int nv, int first,
+                                                           const float *bias) {
     const int32_t *a = ap; /* [MR][lda/2] pairs */
     const int64_t ldp = lda / 2;
     const float *b = bp;
@@ -94,13 +95,13 @@ static inline __attribute__((always_inline)) void ukr_body(int64_t kp2, const vo
             c1[r] = _mm512_dpbf16_ps(c1[r], av, b1);
         }
     }
-    kc_store_tile512(MR, c0, c1, y, ldy, mv, nv, first);
+    kc_store_tile512(MR, c0, c1, y, ldy, mv, nv, first, bias);
 }
 
 static void ukr(int64_t kp2, const void *ap, int64_t lda, const void *bp, float *y, int64_t ldy, int mv, int nv,
-                int first) {
-    if (lda == KC) ukr_body(kp2, ap, KC, bp, y, ldy, mv, nv, first);
-    else ukr_body(kp2, ap, lda, bp, y, ldy, mv, nv, first);
+                int first, const float *bias) {
+    if (lda == KC) ukr_body(kp2, ap, KC, bp, y, ldy, mv, nv, first, bias);
+    else ukr_body(kp2, ap, lda, bp, y, ldy, mv, nv, first, bias);
 }
 
 static const kc_gemm_impl impl = {

@@ -26,6 +26,7 @@ static void gemm_ref(const kc_gemm_args *g, int64_t m0, int64_t m1, int64_t n0, 
             }
             float *y = g->y + m * g->ldy + n;
             *y = g->accumulate ? *y + acc : acc;
+            if (g->bias) *y += g->bias[n];
         }
 }
 
