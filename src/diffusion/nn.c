@@ -73,8 +73,35 @@ int64_t kc_resnet_scratch_floats(const kc_resnet *r, int64_t N, int64_t S) {
     return N * S * r->cin + N * S * r->cout + N * r->cout + 64;
 }
 
+kc_status kc_gn_seq_norm(const kc_exec *ex, kc_gn_seq *seq, const float *x, float *y, int64_t H, int64_t W, int64_t C,
+                         int64_t G, float eps, const kc_norm *nrm, int silu, kc_err *err) {
+    if (!seq) return kc_op_group_norm(ex, x, y, 1, H * W, C, G, eps, &nrm->weight, &nrm->bias, silu, err);
+    if (seq->k >= seq->nslots || G != seq->G)
+        return kc_fail(err, KC_ERR_ARG, "group_norm statistics slot %d of %d (groups %lld, slots hold %lld)", seq->k,
+                       seq->nslots, (long long)G, (long long)seq->G);
+    const int64_t o = (int64_t)seq->k * G;
+    const int use = seq->mean && seq->rstd && (!seq->use || seq->use[seq->k]);
+    kc_gn_tile t = {seq->record ? seq->record + o : NULL, W, seq->y0, seq->y1, seq->x0, seq->x1,
+                    use ? seq->mean + o : NULL, use ? seq->rstd + o : NULL};
+    seq->k++;
+    return kc_op_group_norm_tile(ex, x, y, 1, H * W, C, G, eps, &nrm->weight, &nrm->bias, silu, &t, err);
+}
+
 kc_status kc_resnet_forward(const kc_exec *ex, const kc_resnet *r, const float *x, int64_t N, int64_t H, int64_t W,
                             const float *temb_silu, float *out, kc_arena *scratch, kc_err *err) {
+    return kc_resnet_forward_gn(ex, r, x, N, H, W, temb_silu, out, scratch, NULL, err);
+}
+
+/* GroupNorm of x [N, H, W, C] for a resnet: plain, or through seq (N == 1). */
+static kc_status resnet_norm(const kc_exec *ex, const kc_resnet *r, kc_gn_seq *seq, const float *x, float *y, int64_t N,
+                             int64_t H, int64_t W, int64_t C, const kc_norm *nrm, kc_err *err) {
+    if (!seq) return kc_op_group_norm(ex, x, y, N, H * W, C, r->groups, r->eps, &nrm->weight, &nrm->bias, 1, err);
+    if (N != 1) return kc_fail(err, KC_ERR_ARG, "resnet: tiled GroupNorm statistics need batch 1, got %lld", (long long)N);
+    return kc_gn_seq_norm(ex, seq, x, y, H, W, C, r->groups, r->eps, nrm, 1, err);
+}
+
+kc_status kc_resnet_forward_gn(const kc_exec *ex, const kc_resnet *r, const float *x, int64_t N, int64_t H, int64_t W,
+                               const float *temb_silu, float *out, kc_arena *scratch, kc_gn_seq *seq, kc_err *err) {
     const int64_t S = H * W, cin = r->cin, cout = r->cout;
     size_t mark = kc_arena_mark(scratch);
     kc_status s = KC_OK;
@@ -82,7 +109,7 @@ kc_status kc_resnet_forward(const kc_exec *ex, const kc_resnet *r, const float *
     float *h = kc_arena_floats(scratch, (size_t)(N * S * cout), err);
     if (!t || !h) { s = KC_ERR_NOMEM; goto done; }
 
-    if ((s = kc_op_group_norm(ex, x, t, N, S, cin, r->groups, r->eps, &r->norm1.weight, &r->norm1.bias, 1, err))) goto done;
+    if ((s = resnet_norm(ex, r, seq, x, t, N, H, W, cin, &r->norm1, err))) goto done;
     if ((s = kc_conv_same(ex, &r->conv1, t, N, H, W, cin, h, 0, scratch, err))) goto done;
     if (r->temb_dim > 0) {
         float *tp = kc_arena_floats(scratch, (size_t)(N * cout), err);
@@ -97,7 +124,7 @@ kc_status kc_resnet_forward(const kc_exec *ex, const kc_resnet *r, const float *
                 for (int64_t c = 0; c < cout; c++) hp[c] += b[c];
             }
     }
-    if ((s = kc_op_group_norm(ex, h, h, N, S, cout, r->groups, r->eps, &r->norm2.weight, &r->norm2.bias, 1, err))) goto done;
+    if ((s = resnet_norm(ex, r, seq, h, h, N, H, W, cout, &r->norm2, err))) goto done;
     if ((s = kc_conv_same(ex, &r->conv2, h, N, H, W, cout, out, 0, scratch, err))) goto done;
     if (r->has_shortcut) {
         s = kc_op_linear(ex, x, N * S, cin, &r->conv_shortcut.weight, kc_layer_bias(&r->conv_shortcut), out, 1, err);

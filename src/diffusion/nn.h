@@ -55,6 +55,29 @@ int64_t kc_resnet_scratch_floats(const kc_resnet *r, int64_t N, int64_t S);
 kc_status kc_resnet_forward(const kc_exec *ex, const kc_resnet *r, const float *x, int64_t N, int64_t H, int64_t W,
                             const float *temb_silu, float *out, kc_arena *scratch, kc_err *err);
 
+/* A run of GroupNorm layers over one tile of a larger image (tiled VAE, N = 1): the k-th
+ * GroupNorm call since k was set to 0 uses statistics slot k, i.e. record[k*G ..] (merges the
+ * moments of the tile's core rectangle, see kc_gn_tile) and/or mean/rstd[k*G ..] (normalises
+ * with them instead of the tile's own statistics). The caller keeps the core rectangle in the
+ * current layer's pixels (scaled with each up/down sampling). */
+typedef struct {
+    kc_gn_moments *record;    /* [nslots][G] or NULL */
+    const float *mean, *rstd; /* [nslots][G] or NULL */
+    int64_t G;
+    int nslots, k;
+    const unsigned char *use; /* [nslots] or NULL (all): mean/rstd apply to slot k only where use[k];
+                                 the other slots use the tile's own statistics */
+    int64_t y0, y1, x0, x1; /* core rectangle of the tile at the current level */
+} kc_gn_seq;
+
+/* GroupNorm of x [1, H, W, C] through seq (NULL: plain kc_op_group_norm); advances seq->k. */
+kc_status kc_gn_seq_norm(const kc_exec *ex, kc_gn_seq *seq, const float *x, float *y, int64_t H, int64_t W, int64_t C,
+                         int64_t G, float eps, const kc_norm *nrm, int silu, kc_err *err);
+/* kc_resnet_forward with its two GroupNorms through seq (NULL: identical to kc_resnet_forward;
+ * otherwise N must be 1). */
+kc_status kc_resnet_forward_gn(const kc_exec *ex, const kc_resnet *r, const float *x, int64_t N, int64_t H, int64_t W,
+                               const float *temb_silu, float *out, kc_arena *scratch, kc_gn_seq *seq, kc_err *err);
+
 /* Downsample2D: 3x3 stride-2 conv. U-Net: padding 1 on every side (output ceil(size/2));
  * VAE encoder: zero pad right/bottom by 1, no other padding. */
 typedef struct {

@@ -423,6 +423,7 @@ kc_status kc_vae_tiling_resolve(int mode, int tile_size, int64_t h, int64_t w, k
     t->tile = tile_size ? tile_size : KC_VAE_DEFAULT_TILE;
     t->overlap = t->tile / 4 < 2 ? 2 : t->tile / 4;
     t->feather = 1;
+    t->stats = KC_VAE_STATS_ESTIMATE;
     int on = mode == 1 || (mode == -1 && h * w > KC_VAE_AUTO_TILE_AREA);
     t->enabled = on && (h > t->tile || w > t->tile);
     return KC_OK;
@@ -451,7 +452,7 @@ int kc_vae_tile_grid(int64_t L, int64_t T, int64_t O, int64_t *starts, int cap, 
 /* Normalised blend weights along one axis: wt[k*P + p] for tile k, tile-local position p in
  * output units (P = len*scale), so that sum over tiles covering a position is 1. Raised-cosine
  * ramps over each overlap with the neighbouring tiles (weight ~0 at a tile's inner edge, where
- * zero padding and per-tile GroupNorm differ most), or a hard cut at the overlap middle. */
+ * zero padding differs most), or a hard cut at the overlap middle. */
 static void axis_weights(const int64_t *st, int n, int64_t len, int64_t L, int64_t scale, int feather, float *wt,
                          float *sum /* [L*scale] */) {
     const int64_t P = len * scale;
@@ -578,6 +579,22 @@ static void make_grid(const kc_vae_tiling *t, int64_t h, int64_t w, grid *g) {
     g->nx = kc_vae_tile_grid(w, t->tile, t->overlap, g->sx, MAX_TILES, &g->tw);
 }
 
+/* Downsampling factor of the ESTIMATE pre-pass: the smallest >= 2 whose downsampled latent fits
+ * one tile, so the pre-pass runs inside the tiles' plan. */
+static int64_t prepass_factor(const grid *g, int64_t h, int64_t w) {
+    int64_t d = 2;
+    while (h / d > g->th || w / d > g->tw) d++;
+    return d;
+}
+
+/* GroupNorm statistics slots (see "tiled GroupNorm statistics"): decoder tail (layers + 1)
+ * resnets x 2 per up block + conv_norm_out; encoder head layers resnets x 2 per down block. */
+static int dec_gn_slots(const kc_vae_config *c) { return c->nblocks * (int)(c->layers + 1) * 2 + 1; }
+static int enc_gn_slots(const kc_vae_config *c) { return c->nblocks * (int)c->layers * 2; }
+/* Arena floats of gn_slots_alloc: moments (3 doubles = 6 floats), mean and rstd per slot and
+ * group, the use flags, alignment. */
+static int64_t gn_slot_floats(int nslots, int64_t G) { return (int64_t)nslots * G * 8 + nslots + 4 * SLACK; }
+
 static kc_status finish_bytes(int64_t floats, size_t *bytes, kc_err *err) {
     size_t b;
     if (floats < 0 || !kc_size_mul((size_t)floats, sizeof(float), &b) || !kc_size_add(b, 1 << 16, &b))
@@ -603,6 +620,7 @@ kc_status kc_vae_decode_bytes(const kc_vae_config *c, const kc_exec *ex, int64_t
     plan tail = {0, 0};
     plan_dec_tail(c, &tail, g.th, g.tw, nt);
     int64_t tail_f = 2 * (tail.act + SLACK) + tail.scratch;
+    fixed += gn_slot_floats(dec_gn_slots(c), c->groups);
     int64_t taps = with_taps ? max64(tail.act, S * ctop) + SLACK : 0;
     return finish_bytes(fixed + max64(head_f, tail_f) + taps, bytes, err);
 }
@@ -623,7 +641,9 @@ kc_status kc_vae_encode_bytes(const kc_vae_config *c, const kc_exec *ex, int64_t
     int64_t fixed = (g.ny * g.th + g.nx * g.tw) + (h + w) + 2 * SLACK + S * ctop + SLACK;
     plan head = {0, 0};
     plan_enc_head(c, &head, g.th * f, g.tw * f, nt);
+    fixed += c->in_channels * (g.th * f) * (g.tw * f) + SLACK; /* ESTIMATE's downsampled image */
     int64_t head_f = 2 * (head.act + SLACK) + head.scratch;
+    fixed += gn_slot_floats(enc_gn_slots(c), c->groups);
     plan tail = {S * ctop, 0};
     plan_mid(c, &tail, S, w, nt);
     tail.scratch = max64(tail.scratch, 2 * S * 2 * Z + 2 * SLACK + conv_scr(w, ctop, 2 * Z, 3, nt));
@@ -692,10 +712,81 @@ static void swap(float **a, float **b) {
     *b = t;
 }
 
+/* ---- tiled GroupNorm statistics ------------------------------------------------------------- */
+
+/* Core of tile k along one axis: [lo, hi). Neighbouring tiles' overlaps are split at their
+ * middles, so the cores partition [0, L) and each pixel's statistics are counted exactly once. */
+static void core_range(const int64_t *st, int n, int64_t len, int64_t L, int k, int64_t *lo, int64_t *hi) {
+    *lo = k == 0 ? 0 : (st[k] + st[k - 1] + len) / 2;
+    *hi = k == n - 1 ? L : (st[k + 1] + st[k] + len) / 2;
+}
+
+/* GroupNorm statistics slots of one sample: slot k = the k-th GroupNorm of the tiled part. */
+typedef struct {
+    kc_gn_moments *rec;  /* [nslots][G] merged over the tiles' cores in the current pass */
+    float *mean, *rstd;  /* [nslots][G] whole-image statistics of the slots where use[k] */
+    unsigned char *use;  /* [nslots] */
+    int nslots;
+    int64_t G;
+} gn_slots;
+
+static kc_status gn_slots_alloc(gn_slots *g, int nslots, int64_t G, kc_arena *a, kc_err *err) {
+    const size_t n = (size_t)nslots * (size_t)G;
+    g->nslots = nslots;
+    g->G = G;
+    g->rec = kc_arena_alloc(a, n * sizeof(kc_gn_moments), 64, err);
+    g->mean = kc_arena_floats(a, n, err);
+    g->rstd = kc_arena_floats(a, n, err);
+    g->use = kc_arena_alloc(a, (size_t)nslots, 64, err);
+    return g->rec && g->mean && g->rstd && g->use ? KC_OK : KC_ERR_NOMEM;
+}
+
+/* Slot k's recorded moments -> its whole-image statistics, used from now on. */
+static void gn_slot_fix(gn_slots *gs, int k, float eps) {
+    kc_gn_moments_finish(gs->rec + (int64_t)k * gs->G, gs->G, eps, gs->mean + (int64_t)k * gs->G,
+                         gs->rstd + (int64_t)k * gs->G);
+    gs->use[k] = 1;
+}
+
+/* The slots as seen by tile (ty, tx) in one pass; core rectangle at latent resolution scaled by
+ * `scale` (decoder: 1 at the tail's input; encoder: f at the head's input). */
+static kc_gn_seq gn_seq_for(const gn_slots *gs, int record, const grid *g, int64_t h, int64_t w, int ty, int tx,
+                            int64_t scale) {
+    kc_gn_seq q = {record ? gs->rec : NULL, gs->mean, gs->rstd, gs->G, gs->nslots, 0, gs->use, 0, 0, 0, 0};
+    int64_t lo, hi;
+    core_range(g->sy, g->ny, g->th, h, ty, &lo, &hi);
+    q.y0 = (lo - g->sy[ty]) * scale;
+    q.y1 = (hi - g->sy[ty]) * scale;
+    core_range(g->sx, g->nx, g->tw, w, tx, &lo, &hi);
+    q.x0 = (lo - g->sx[tx]) * scale;
+    q.x1 = (hi - g->sx[tx]) * scale;
+    return q;
+}
+
+/* The slots made exact by sequential statistics passes, in order (see KC_VAE_STATS_*): all for
+ * EXACT; for the decoder's ESTIMATE, those of up blocks 0 and 1 (latent and 2x resolution: their
+ * passes cost ~0.4x of a tail pass in all). Returns the count. */
+static int exact_slots(const kc_vae_config *c, int stats, int decoder, int nslots, int *list) {
+    int n = 0;
+    if (stats == KC_VAE_STATS_EXACT) n = nslots;
+    else if (stats == KC_VAE_STATS_ESTIMATE && decoder) n = (c->nblocks < 2 ? c->nblocks : 2) * (int)(c->layers + 1) * 2;
+    if (n > nslots) n = nslots;
+    for (int k = 0; k < n; k++) list[k] = k;
+    return n;
+}
+
+static void seq_scale(kc_gn_seq *q, int up) {
+    if (!q) return;
+    if (up) { q->y0 *= 2; q->y1 *= 2; q->x0 *= 2; q->x1 *= 2; }
+    else { q->y0 /= 2; q->y1 /= 2; q->x0 /= 2; q->x1 /= 2; }
+}
+
 /* Decoder up path on x [th, tw, Ctop] in *A (B is the other buffer): returns the image tile
- * [f·th, f·tw, out] (channels-last) in *res. */
+ * [f·th, f·tw, out] (channels-last) in *res. seq: tiled GroupNorm statistics (NULL: the tile's
+ * own). stop >= 0: a statistics pass, which returns (*res = NULL) as soon as GroupNorm slot
+ * `stop` has been recorded. */
 static kc_status dec_tail(const kc_exec *ex, const kc_vae *v, float *A, float *B, int64_t th, int64_t tw,
-                          float **res, kc_arena *a, tapper *tp, kc_err *err) {
+                          float **res, kc_arena *a, tapper *tp, kc_gn_seq *seq, int stop, kc_err *err) {
     const kc_vae_config *c = &v->cfg;
     const int nb = c->nblocks;
     float *cur = A, *oth = B;
@@ -704,25 +795,107 @@ static kc_status dec_tail(const kc_exec *ex, const kc_vae *v, float *A, float *B
     char name[64];
     for (int i = 0; i < nb; i++) {
         for (int j = 0; j <= c->layers; j++) {
-            if ((s = kc_resnet_forward(ex, &v->dec_res[i][j], cur, 1, H, W, NULL, oth, a, err))) return s;
+            if ((s = kc_resnet_forward_gn(ex, &v->dec_res[i][j], cur, 1, H, W, NULL, oth, a, seq, err))) return s;
             swap(&cur, &oth);
+            if (stop >= 0 && seq && seq->k > stop) { *res = NULL; return KC_OK; }
         }
         if (i < nb - 1) {
             if ((s = kc_upsample_forward(ex, &v->dec_up[i], cur, 1, H, W, 2 * H, 2 * W, oth, a, err))) return s;
             swap(&cur, &oth);
             H *= 2;
             W *= 2;
+            seq_scale(seq, 1);
         }
         snprintf(name, sizeof name, "decoder.up_block%d", i);
         tap(tp, ex, name, cur, H, W, c->block_out[nb - 1 - i]);
     }
     const int64_t C0 = c->block_out[0];
-    if ((s = kc_op_group_norm(ex, cur, cur, 1, H * W, C0, c->groups, c->eps, &v->dec_norm_out.weight,
-                              &v->dec_norm_out.bias, 1, err)))
-        return s;
+    if ((s = kc_gn_seq_norm(ex, seq, cur, cur, H, W, C0, c->groups, c->eps, &v->dec_norm_out, 1, err))) return s;
+    *res = NULL;
+    if (stop >= 0) return KC_OK;
     if ((s = kc_conv_same(ex, &v->dec_conv_out, cur, 1, H, W, C0, oth, 0, a, err))) return s;
     *res = oth;
     return KC_OK;
+}
+
+/* ESTIMATE pre-pass of the decoder: the tail run untiled, statistics only, on the mid-block output
+ * M [h, w, Ctop] subsampled by d (nearest: the centre pixel of each d x d block) into A, every
+ * GroupNorm's statistics recorded into gs->rec. Nearest keeps the activations' distribution; an
+ * area average shrinks the variance of high-frequency content (noise latents: rel-L2 ~3). */
+static kc_status dec_prepass(const kc_exec *ex, const kc_vae *v, const float *M, int64_t h, int64_t w, int64_t d,
+                             float *A, float *B, gn_slots *gs, kc_arena *a, kc_err *err) {
+    const int64_t C = v->cfg.block_out[v->cfg.nblocks - 1];
+    const int64_t hd = h / d > 0 ? h / d : 1, wd = w / d > 0 ? w / d : 1;
+    for (int64_t y = 0; y < hd; y++)
+        for (int64_t x = 0; x < wd; x++) {
+            int64_t sy = y * d + d / 2, sx = x * d + d / 2;
+            if (sy >= h) sy = h - 1;
+            if (sx >= w) sx = w - 1;
+            memcpy(A + (y * wd + x) * C, M + (sy * w + sx) * C, (size_t)C * sizeof(float));
+        }
+    kc_gn_seq q = {gs->rec, NULL, NULL, gs->G, gs->nslots, 0, NULL, 0, hd, 0, wd};
+    tapper none = {0};
+    float *res;
+    return dec_tail(ex, v, A, B, hd, wd, &res, a, &none, &q, gs->nslots - 1, err);
+}
+
+/* Encoder head (conv_in + down blocks) on the PH x PW pixel tile at (y0, x0) of the NCHW image
+ * [IC, H, W]: the tile's [PH/f, PW/f, Ctop] in *res (A or B). seq as in dec_tail. */
+static kc_status enc_head(const kc_exec *ex, const kc_vae *v, const float *img, int64_t H, int64_t W, int64_t y0,
+                          int64_t x0, int64_t PH, int64_t PW, float *A, float *B, float **res, kc_arena *a, tapper *tp,
+                          kc_gn_seq *seq, int stop, kc_err *err) {
+    const kc_vae_config *c = &v->cfg;
+    const int nb = c->nblocks;
+    const int64_t IC = c->in_channels;
+    kc_status s;
+    /* NCHW image tile -> [PH, PW, IC] */
+    for (int64_t y = 0; y < PH; y++)
+        for (int64_t x = 0; x < PW; x++)
+            for (int64_t ic = 0; ic < IC; ic++) B[(y * PW + x) * IC + ic] = img[(ic * H + y0 + y) * W + x0 + x];
+    int64_t TH = PH, TW = PW;
+    float *cur = A, *oth = B;
+    if ((s = kc_conv_same(ex, &v->enc_conv_in, B, 1, TH, TW, IC, A, 0, a, err))) return s;
+    tap(tp, ex, "encoder.conv_in", cur, TH, TW, c->block_out[0]);
+    char name[64];
+    for (int i = 0; i < nb; i++) {
+        for (int j = 0; j < c->layers; j++) {
+            if ((s = kc_resnet_forward_gn(ex, &v->enc_res[i][j], cur, 1, TH, TW, NULL, oth, a, seq, err))) return s;
+            swap(&cur, &oth);
+            if (stop >= 0 && seq && seq->k > stop) { *res = NULL; return KC_OK; }
+        }
+        if (i < nb - 1) {
+            if ((s = kc_downsample_forward(ex, &v->enc_down[i], cur, 1, TH, TW, oth, a, err))) return s;
+            swap(&cur, &oth);
+            TH /= 2;
+            TW /= 2;
+            seq_scale(seq, 0);
+        }
+        snprintf(name, sizeof name, "encoder.down_block%d", i);
+        tap(tp, ex, name, cur, TH, TW, c->block_out[i]);
+    }
+    *res = cur;
+    return KC_OK;
+}
+
+/* ESTIMATE pre-pass of the encoder: the head run untiled, statistics only, on the image
+ * [IC, H, W] subsampled by d (nearest, as dec_prepass; an area average also fails on noise
+ * images here) to Hd x Wd, multiples of f, in D [IC, Hd, Wd]. */
+static kc_status enc_prepass(const kc_exec *ex, const kc_vae *v, const float *img, int64_t H, int64_t W, int64_t d,
+                             float *A, float *B, float *D, gn_slots *gs, kc_arena *a, kc_err *err) {
+    const int64_t f = kc_vae_factor(&v->cfg), IC = v->cfg.in_channels;
+    int64_t Hd = H / f / d * f, Wd = W / f / d * f;
+    if (Hd < f) Hd = f;
+    if (Wd < f) Wd = f;
+    for (int64_t ic = 0; ic < IC; ic++)
+        for (int64_t y = 0; y < Hd; y++)
+            for (int64_t x = 0; x < Wd; x++) {
+                int64_t sy = y * d + d / 2, sx = x * d + d / 2;
+                D[(ic * Hd + y) * Wd + x] = img[(ic * H + (sy < H ? sy : H - 1)) * W + (sx < W ? sx : W - 1)];
+            }
+    kc_gn_seq q = {gs->rec, NULL, NULL, gs->G, gs->nslots, 0, NULL, 0, Hd, 0, Wd};
+    tapper none = {0};
+    float *res;
+    return enc_head(ex, v, D, Hd, Wd, 0, 0, Hd, Wd, A, B, &res, a, &none, &q, gs->nslots - 1, err);
 }
 
 static kc_status validate_run(const kc_vae *v, const float *in, const float *out, kc_arena *arena, kc_err *err) {
@@ -743,11 +916,16 @@ kc_status kc_vae_decode(const kc_exec *ex, const kc_vae *v, const float *latents
     grid g;
     make_grid(t, h, w, &g);
     const int tiled = g.ny * g.nx > 1;
+    const int stats = tiled ? t->stats : KC_VAE_STATS_TILE;
+    int glob[KC_VAE_MAX_BLOCKS * (KC_VAE_MAX_LAYERS + 1) * 2 + 1];
     plan tail = {0, 0};
     plan_dec_tail(c, &tail, g.th, g.tw, nt);
     size_t mark0 = kc_arena_mark(arena);
     s = KC_ERR_NOMEM;
     tapper tp = {tapfn, tap_user, NULL, 0, N};
+    gn_slots gs;
+    if (gn_slots_alloc(&gs, dec_gn_slots(c), c->groups, arena, err)) goto done;
+    const int nglob = exact_slots(c, stats, 1, gs.nslots, glob);
     float *wy = kc_arena_floats(arena, (size_t)(g.ny * g.th * f), err);
     float *wx = kc_arena_floats(arena, (size_t)(g.nx * g.tw * f), err);
     float *sum = kc_arena_floats(arena, (size_t)((h + w) * f), err);
@@ -782,7 +960,12 @@ kc_status kc_vae_decode(const kc_exec *ex, const kc_vae *v, const float *latents
         tap(&tp, ex, "decoder.mid_block", M, h, w, ctop);
         kc_arena_rewind(arena, mark1);
 
-        /* tail per tile, blended into the NCHW output */
+        /* tail per tile, blended into the NCHW output. Tiled runs first settle the GroupNorm
+         * statistics (KC_VAE_STATS_*): ESTIMATE's low-resolution pre-pass fills every slot, then
+         * one statistics pass over all tiles per slot in exact_slots, in layer order: pass j
+         * normalises slots glob[0..j) with their whole-image statistics (the others as the final
+         * pass will), records the moments of the tiles' cores and stops after slot glob[j],
+         * which is then exact. The last pass blends. */
         float *A = kc_arena_floats(arena, (size_t)tail.act, err), *B = kc_arena_floats(arena, (size_t)tail.act, err);
         if (!A || !B) { s = KC_ERR_NOMEM; goto done; }
         float *img = image + n * OC * Ho * Wo;
@@ -790,21 +973,36 @@ kc_status kc_vae_decode(const kc_exec *ex, const kc_vae *v, const float *latents
         tapper tile_tp = tp;
         if (tiled) tile_tp.fn = NULL; /* per-tile up-block outputs are not the model's */
         const int64_t PH = g.th * f, PW = g.tw * f;
-        for (int ty = 0; ty < g.ny; ty++)
-            for (int tx = 0; tx < g.nx; tx++) {
-                for (int64_t y = 0; y < g.th; y++)
-                    memcpy(A + y * g.tw * ctop, M + ((g.sy[ty] + y) * w + g.sx[tx]) * ctop,
-                           (size_t)(g.tw * ctop) * sizeof(float));
-                float *res = NULL;
-                if ((s = dec_tail(ex, v, A, B, g.th, g.tw, &res, arena, &tile_tp, err))) goto done;
-                const float *wyt = wy + ty * PH, *wxt = wx + tx * PW;
-                for (int64_t oc = 0; oc < OC; oc++)
-                    for (int64_t y = 0; y < PH; y++) {
-                        float *row = img + (oc * Ho + g.sy[ty] * f + y) * Wo + g.sx[tx] * f;
-                        const float *src = res + y * PW * OC + oc;
-                        for (int64_t x = 0; x < PW; x++) row[x] += wyt[y] * wxt[x] * src[x * OC];
-                    }
-            }
+        const size_t nstat = (size_t)gs.nslots * (size_t)gs.G;
+        memset(gs.use, 0, (size_t)gs.nslots);
+        if (stats == KC_VAE_STATS_ESTIMATE) {
+            memset(gs.rec, 0, nstat * sizeof *gs.rec);
+            if ((s = dec_prepass(ex, v, M, h, w, prepass_factor(&g, h, w), A, B, &gs, arena, err))) goto done;
+            for (int k = 0; k < gs.nslots; k++) gn_slot_fix(&gs, k, c->eps);
+        }
+        for (int j = 0; j <= nglob; j++) {
+            const int last = j == nglob, target = last ? -1 : glob[j];
+            if (!last) memset(gs.rec, 0, nstat * sizeof *gs.rec);
+            for (int ty = 0; ty < g.ny; ty++)
+                for (int tx = 0; tx < g.nx; tx++) {
+                    for (int64_t y = 0; y < g.th; y++)
+                        memcpy(A + y * g.tw * ctop, M + ((g.sy[ty] + y) * w + g.sx[tx]) * ctop,
+                               (size_t)(g.tw * ctop) * sizeof(float));
+                    kc_gn_seq q = gn_seq_for(&gs, !last, &g, h, w, ty, tx, 1);
+                    float *res = NULL;
+                    if ((s = dec_tail(ex, v, A, B, g.th, g.tw, &res, arena, &tile_tp, tiled ? &q : NULL, target, err)))
+                        goto done;
+                    if (!last) continue;
+                    const float *wyt = wy + ty * PH, *wxt = wx + tx * PW;
+                    for (int64_t oc = 0; oc < OC; oc++)
+                        for (int64_t y = 0; y < PH; y++) {
+                            float *row = img + (oc * Ho + g.sy[ty] * f + y) * Wo + g.sx[tx] * f;
+                            const float *src = res + y * PW * OC + oc;
+                            for (int64_t x = 0; x < PW; x++) row[x] += wyt[y] * wxt[x] * src[x * OC];
+                        }
+                }
+            if (!last) gn_slot_fix(&gs, target, c->eps);
+        }
     }
     s = KC_OK;
 done:
@@ -828,11 +1026,16 @@ kc_status kc_vae_encode(const kc_exec *ex, const kc_vae *v, const float *image, 
     grid g;
     make_grid(t, h, w, &g);
     const int tiled = g.ny * g.nx > 1;
+    const int stats = tiled ? t->stats : KC_VAE_STATS_TILE;
+    int glob[KC_VAE_MAX_BLOCKS * KC_VAE_MAX_LAYERS * 2];
     plan head = {0, 0};
     plan_enc_head(c, &head, g.th * f, g.tw * f, nt);
     size_t mark0 = kc_arena_mark(arena);
     s = KC_ERR_NOMEM;
     tapper tp = {tapfn, tap_user, NULL, 0, N};
+    gn_slots gs;
+    if (gn_slots_alloc(&gs, enc_gn_slots(c), c->groups, arena, err)) goto done;
+    const int nglob = exact_slots(c, stats, 0, gs.nslots, glob);
     float *wy = kc_arena_floats(arena, (size_t)(g.ny * g.th), err);
     float *wx = kc_arena_floats(arena, (size_t)(g.nx * g.tw), err);
     float *sum = kc_arena_floats(arena, (size_t)(h + w), err);
@@ -852,44 +1055,39 @@ kc_status kc_vae_encode(const kc_exec *ex, const kc_vae *v, const float *image, 
         float *A = kc_arena_floats(arena, (size_t)head.act, err), *B = kc_arena_floats(arena, (size_t)head.act, err);
         if (!A || !B) { s = KC_ERR_NOMEM; goto done; }
         const float *img = image + n * IC * H * W;
-        const int64_t PH = g.th * f, PW = g.tw * f;
-        for (int ty = 0; ty < g.ny; ty++)
-            for (int tx = 0; tx < g.nx; tx++) {
-                /* NCHW image tile -> [PH, PW, IC] */
-                for (int64_t y = 0; y < PH; y++)
-                    for (int64_t x = 0; x < PW; x++)
-                        for (int64_t ic = 0; ic < IC; ic++)
-                            B[(y * PW + x) * IC + ic] = img[(ic * H + g.sy[ty] * f + y) * W + g.sx[tx] * f + x];
-                int64_t TH = PH, TW = PW;
-                float *cur = A, *oth = B;
-                if ((s = kc_conv_same(ex, &v->enc_conv_in, B, 1, TH, TW, IC, A, 0, arena, err))) goto done;
-                tap(&tile_tp, ex, "encoder.conv_in", cur, TH, TW, c->block_out[0]);
-                char name[64];
-                for (int i = 0; i < nb; i++) {
-                    for (int j = 0; j < c->layers; j++) {
-                        if ((s = kc_resnet_forward(ex, &v->enc_res[i][j], cur, 1, TH, TW, NULL, oth, arena, err)))
-                            goto done;
-                        swap(&cur, &oth);
-                    }
-                    if (i < nb - 1) {
-                        if ((s = kc_downsample_forward(ex, &v->enc_down[i], cur, 1, TH, TW, oth, arena, err))) goto done;
-                        swap(&cur, &oth);
-                        TH /= 2;
-                        TW /= 2;
-                    }
-                    snprintf(name, sizeof name, "encoder.down_block%d", i);
-                    tap(&tile_tp, ex, name, cur, TH, TW, c->block_out[i]);
+        const size_t nstat = (size_t)gs.nslots * (size_t)gs.G;
+        memset(gs.use, 0, (size_t)gs.nslots);
+        if (stats == KC_VAE_STATS_ESTIMATE) {
+            /* the subsampled image is at most one tile: PH x PW pixels */
+            float *D = kc_arena_floats(arena, (size_t)(IC * g.th * f * g.tw * f), err);
+            if (!D) { s = KC_ERR_NOMEM; goto done; }
+            memset(gs.rec, 0, nstat * sizeof *gs.rec);
+            if ((s = enc_prepass(ex, v, img, H, W, prepass_factor(&g, h, w), A, B, D, &gs, arena, err))) goto done;
+            for (int k2 = 0; k2 < gs.nslots; k2++) gn_slot_fix(&gs, k2, c->eps);
+        }
+        for (int j = 0; j <= nglob; j++) { /* statistics passes, then the output pass (see decode) */
+            const int last = j == nglob, target = last ? -1 : glob[j];
+            if (!last) memset(gs.rec, 0, nstat * sizeof *gs.rec);
+            for (int ty = 0; ty < g.ny; ty++)
+                for (int tx = 0; tx < g.nx; tx++) {
+                    kc_gn_seq q = gn_seq_for(&gs, !last, &g, h, w, ty, tx, f);
+                    float *cur = NULL;
+                    if ((s = enc_head(ex, v, img, H, W, g.sy[ty] * f, g.sx[tx] * f, g.th * f, g.tw * f, A, B, &cur,
+                                      arena, &tile_tp, tiled ? &q : NULL, target, err)))
+                        goto done;
+                    if (!last) continue;
+                    /* blend [th, tw, Ctop] into M */
+                    const float *wyt = wy + ty * g.th, *wxt = wx + tx * g.tw;
+                    for (int64_t y = 0; y < g.th; y++)
+                        for (int64_t x = 0; x < g.tw; x++) {
+                            const float wgt = wyt[y] * wxt[x];
+                            float *dst = M + ((g.sy[ty] + y) * w + g.sx[tx] + x) * ctop;
+                            const float *src = cur + (y * g.tw + x) * ctop;
+                            for (int64_t ch = 0; ch < ctop; ch++) dst[ch] += wgt * src[ch];
+                        }
                 }
-                /* blend [th, tw, Ctop] into M */
-                const float *wyt = wy + ty * g.th, *wxt = wx + tx * g.tw;
-                for (int64_t y = 0; y < g.th; y++)
-                    for (int64_t x = 0; x < g.tw; x++) {
-                        const float wgt = wyt[y] * wxt[x];
-                        float *dst = M + ((g.sy[ty] + y) * w + g.sx[tx] + x) * ctop;
-                        const float *src = cur + (y * g.tw + x) * ctop;
-                        for (int64_t ch = 0; ch < ctop; ch++) dst[ch] += wgt * src[ch];
-                    }
-            }
+            if (!last) gn_slot_fix(&gs, target, c->eps);
+        }
         /* tail on the whole latent: mid block, conv_norm_out + SiLU, conv_out, quant_conv */
         kc_arena_rewind(arena, mark1);
         float *G = kc_arena_floats(arena, (size_t)(S * ctop), err);

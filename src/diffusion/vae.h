@@ -9,15 +9,13 @@
  * the up blocks + conv_norm_out + conv_out on overlapping latent tiles of the mid-block output and
  * blends the decoded pixel tiles with normalised raised-cosine ramps over each overlap. The
  * encoder mirrors it: conv_in + down blocks on overlapping pixel tiles, blended at latent
- * resolution, then the mid block, conv_out and quant_conv on the whole latent. The residual
- * difference to an untiled run comes from the up/down blocks' per-tile GroupNorm statistics and
- * from zero padding at tile edges; the ramps give an edge pixel weight ~0, so neither shows as a
- * seam (tests/diffusion/test_vae.c measures both: on the tiny model with 16-latent tiles, decode
- * differs by rel-L2 0.13 with no seam). It is an approximation whose size depends on how much
- * the image's statistics vary between tiles (tiny-model encode: 0.08 on noise, 0.5 on a smooth
- * low-frequency image). An exact tiled run would need GroupNorm with supplied statistics (an ops
- * addition) and a statistics pass over all tiles per GroupNorm layer; not done. Tiling is off by
- * default up to 1024², so Kolors' native size always runs exactly.
+ * resolution, then the mid block, conv_out and quant_conv on the whole latent. The GroupNorms of
+ * the tiled layers normalise with whole-image statistics, estimated or exact (KC_VAE_STATS_*
+ * below): the tiles record the moments of their cores (the tiles' overlaps split at the middle,
+ * so each pixel counts once) and merge them. What remains of the difference to an untiled run
+ * is zero padding at inner tile edges (plus the estimate's error); the ramps give an edge pixel
+ * weight ~0, so it does not show as a seam (tests/diffusion/test_vae.c measures both). Tiling is
+ * off by default up to 1024², so Kolors' native size always runs exactly.
  *
  * Dimension letters: N batch, h/w latent size, H/W image size (= f·h, f = 2^(blocks-1)), S = H*W,
  * C channels, Z latent channels, T tile size (latent pixels), O overlap (latent pixels). */
@@ -94,6 +92,30 @@ void kc_vae_free(kc_vae *v);
 const kc_vae_config *kc_vae_get_config(const kc_vae *v);
 const kc_weights *kc_vae_weights(const kc_vae *v);
 
+/* GroupNorm statistics of the tiled layers (decoder up blocks + conv_norm_out, encoder down
+ * blocks). Rel-L2 of tiled vs untiled output on the tiny model, measured with 16-latent tiles
+ * (tests/diffusion/test_vae.c) and 32-latent tiles on 48x64 latents / 384x512 images, and run
+ * time relative to an untiled run:
+ *   TILE: each tile normalises with its own statistics, one pass (~1.3x). Fine on stationary
+ *     content (noise: decode 0.13 / 0.07, encode 0.08 / 0.03), but a tile of sky is whitened
+ *     like a tile of texture: 0.5-0.8 on smooth non-stationary images.
+ *   ESTIMATE (default): one untiled pre-pass over the input subsampled (nearest, by the smallest
+ *     factor >= 2 whose result fits one tile: no extra memory) records every GroupNorm's
+ *     statistics; the decoder then makes the statistics of its two low-resolution up blocks
+ *     exact (as EXACT does, cheap there). ~1.4x encode, ~1.8x decode. Smooth images 0.15-0.3,
+ *     2-5x lower than TILE; noise 0.07-0.19, up to 2.5x higher than TILE (no large-scale
+ *     structure for the pre-pass to capture).
+ *   EXACT: one statistics pass over all tiles per GroupNorm layer, in layer order (each pass
+ *     stops after its layer and normalises the earlier ones with their whole-image
+ *     statistics), so every layer uses the untiled statistics and only zero padding at inner
+ *     tile edges remains: 0.02-0.04 with 32-latent tiles (5-40x lower than TILE, 4-15x lower
+ *     than ESTIMATE), 0.10-0.12 with 16-latent tiles; ~10x (decode) / ~17x (encode) run time.
+ *     Cheaper exact schemes do not exist without keeping a whole layer's activations: layer
+ *     k's statistics depend on layer k-1's, and reusing stale statistics of a previous pass
+ *     for all layers at once (the obvious two-pass scheme) made the error worse, not smaller
+ *     (decode 0.13 -> 0.15-0.21 on noise, 0.57 -> 0.68-0.82 on a smooth latent). */
+enum { KC_VAE_STATS_TILE = 0, KC_VAE_STATS_ESTIMATE = 1, KC_VAE_STATS_EXACT = 2 };
+
 /* Tiling of one run, in latent pixels. */
 typedef struct {
     int enabled;
@@ -101,6 +123,7 @@ typedef struct {
     int64_t overlap; /* O: smallest overlap between neighbouring tiles */
     int feather;     /* 1 = raised-cosine blend (default); 0 = hard cut at the overlap middle
                         (for tests that show what the blend buys) */
+    int stats;       /* GroupNorm statistics of the tiled layers: KC_VAE_STATS_* */
 } kc_vae_tiling;
 
 /* mode: -1 auto, 0 off, 1 on; tile_size 0 = KC_VAE_DEFAULT_TILE. h, w: latent size. Overlap =

@@ -104,6 +104,31 @@ kc_status kc_op_rope_interleaved(const kc_exec *ex, float *x, int64_t M, int64_t
  * variance, per-channel affine; optional fused SiLU. y may alias x. */
 kc_status kc_op_group_norm(const kc_exec *ex, const float *x, float *y, int64_t N, int64_t S, int64_t C, int64_t G,
                            float eps, const kc_tensor *gamma, const kc_tensor *beta, int silu, kc_err *err);
+
+/* GroupNorm statistics shared across the tiles of one image (tiled VAE). Per group: n values,
+ * their mean and m2 = Σ(x - mean)² in double; tiles merge with Chan et al.'s pairwise formula,
+ * so sums over differently shifted tiles stay accurate. */
+typedef struct {
+    double n, mean, m2;
+} kc_gn_moments;
+/* acc += add (either may be empty). */
+void kc_gn_moments_merge(kc_gn_moments *acc, const kc_gn_moments *add);
+/* mean and 1/sqrt(m2/n + eps) of G groups, as kc_op_group_norm computes them (fp32). */
+void kc_gn_moments_finish(const kc_gn_moments *m, int64_t G, float eps, float *mean, float *rstd);
+/* Options of kc_op_group_norm_tile, both parts optional:
+ *   record != NULL: MERGE the moments of the pixels in rows [y0, y1) x columns [x0, x1) of x,
+ *     seen as [N, S/W, W, C], into record[n*G + g] (of the input, before normalising);
+ *   mean, rstd != NULL: normalise with mean[n*G + g], rstd[n*G + g] instead of x's own
+ *     statistics. */
+typedef struct {
+    kc_gn_moments *record;
+    int64_t W, y0, y1, x0, x1;
+    const float *mean, *rstd;
+} kc_gn_tile;
+/* kc_op_group_norm with tile options (t == NULL: exactly kc_op_group_norm). */
+kc_status kc_op_group_norm_tile(const kc_exec *ex, const float *x, float *y, int64_t N, int64_t S, int64_t C, int64_t G,
+                                float eps, const kc_tensor *gamma, const kc_tensor *beta, int silu, const kc_gn_tile *t,
+                                kc_err *err);
 /* LayerNorm over the last dim D of x [M, D]; gamma/beta [D] (beta may be NULL). y may alias x. */
 kc_status kc_op_layer_norm(const kc_exec *ex, const float *x, float *y, int64_t M, int64_t D, float eps,
                            const kc_tensor *gamma, const kc_tensor *beta, kc_err *err);

@@ -160,6 +160,78 @@ static void test_group_norm(int64_t N, int64_t S, int64_t C, int64_t G, int silu
     free(gb); free(bb); free(x); free(truth); free(y1); free(y2);
 }
 
+/* GroupNorm over tiles (tiled VAE): the moments recorded over rectangles that partition an
+ * H x W image, merged, equal the whole image's statistics (checked against a double reference,
+ * including groups offset far from 0, where merging tiles with different shifts is delicate), and
+ * normalising with them (APPLY) reproduces the plain op. Also: a tile larger than its core with
+ * APPLY + RECORD at once, and a region outside the image is refused. */
+static void test_group_norm_tiles(int64_t N, int64_t H, int64_t W, int64_t C, int64_t G, float offset, uint64_t seed) {
+    const int64_t S = H * W, n = N * S * C, cg = C / G;
+    float *x = malloc(sizeof(float) * (size_t)n), *y1 = malloc(sizeof(float) * (size_t)n);
+    float *y2 = malloc(sizeof(float) * (size_t)n), *mean = malloc(sizeof(float) * (size_t)(N * G));
+    float *rstd = malloc(sizeof(float) * (size_t)(N * G)), g[256], b[256];
+    kc_gn_moments *rec = calloc((size_t)(N * G), sizeof *rec);
+    kc_fill_random(x, n, seed, 1.0f);
+    for (int64_t i = 0; i < n; i++) x[i] = x[i] * (offset != 0.0f ? 1e-2f : 1.0f) + offset + 0.001f * (float)(i % 97);
+    kc_fill_random(g, C, seed + 1, 1.0f);
+    kc_fill_random(b, C, seed + 2, 0.5f);
+    void *gb, *bb;
+    kc_tensor gt = vec(KC_DTYPE_F32, g, C, &gb), bt = vec(KC_DTYPE_F32, b, C, &bb);
+    char name[160];
+    for (int t = 0; t < ntab; t++) {
+        kc_exec e = exec_for(tabs[t], 2);
+        kc_err err = {0};
+        memset(rec, 0, sizeof *rec * (size_t)(N * G));
+        /* uneven 3 x 2 partition of rows x columns; each tile runs on its own buffer [th, tw, C] */
+        const int64_t ys[4] = {0, H / 3, H / 3 + H / 4 + 1, H}, xs[3] = {0, W / 2 - 1, W};
+        for (int iy = 0; iy < 3; iy++)
+            for (int ix = 0; ix < 2; ix++)
+                for (int64_t nn = 0; nn < N; nn++) {
+                    /* the tile: its core plus one pixel of context on each side where there is one */
+                    const int64_t ty0 = ys[iy] > 0 ? ys[iy] - 1 : 0, ty1 = ys[iy + 1] < H ? ys[iy + 1] + 1 : H;
+                    const int64_t tx0 = xs[ix] > 0 ? xs[ix] - 1 : 0, tx1 = xs[ix + 1] < W ? xs[ix + 1] + 1 : W;
+                    const int64_t th = ty1 - ty0, tw = tx1 - tx0;
+                    for (int64_t yy = 0; yy < th; yy++)
+                        memcpy(y2 + yy * tw * C, x + ((nn * H + ty0 + yy) * W + tx0) * C, sizeof(float) * (size_t)(tw * C));
+                    kc_gn_tile tl = {rec + nn * G, tw, ys[iy] - ty0, ys[iy + 1] - ty0, xs[ix] - tx0, xs[ix + 1] - tx0,
+                                     NULL, NULL};
+                    KC_CHECK(kc_op_group_norm_tile(&e, y2, y2, 1, th * tw, C, G, 1e-6f, &gt, &bt, 0, &tl, &err) == KC_OK,
+                             "record: %s", err.msg);
+                }
+        double worst = 0.0;
+        for (int64_t nn = 0; nn < N; nn++)
+            for (int64_t gg = 0; gg < G; gg++) {
+                double s = 0, q = 0;
+                for (int64_t p = 0; p < S; p++)
+                    for (int64_t c = gg * cg; c < (gg + 1) * cg; c++) s += x[(nn * S + p) * C + c];
+                const double cnt = (double)(S * cg), mu = s / cnt;
+                for (int64_t p = 0; p < S; p++)
+                    for (int64_t c = gg * cg; c < (gg + 1) * cg; c++) q += (x[(nn * S + p) * C + c] - mu) * (x[(nn * S + p) * C + c] - mu);
+                const kc_gn_moments *m = &rec[nn * G + gg];
+                double e1 = fabs(m->mean - mu) / (fabs(mu) + sqrt(q / cnt)), e2 = fabs(m->m2 - q) / q;
+                if (m->n != cnt) e1 = 1.0;
+                if (e1 > worst) worst = e1;
+                if (e2 > worst) worst = e2;
+            }
+        snprintf(name, sizeof name, "group_norm tiles %s N=%lld %lldx%lld C=%lld G=%lld offset=%g", tabs[t]->name,
+                 (long long)N, (long long)H, (long long)W, (long long)C, (long long)G, offset);
+        /* double sums of ~1e4 values: agreement to ~1e-12 relative; 1e-9 still catches any count,
+         * shift or merge error (those are >= 1e-4) */
+        KC_CHECK(worst < 1e-9, "%s: merged moments vs double reference %.3e", name, worst);
+        kc_gn_moments_finish(rec, N * G, 1e-6f, mean, rstd);
+        kc_gn_tile ap = {NULL, 0, 0, 0, 0, 0, mean, rstd};
+        KC_CHECK(kc_op_group_norm(&e, x, y1, N, S, C, G, 1e-6f, &gt, &bt, 1, &err) == KC_OK, "%s", err.msg);
+        KC_CHECK(kc_op_group_norm_tile(&e, x, y2, N, S, C, G, 1e-6f, &gt, &bt, 1, &ap, &err) == KC_OK, "%s", err.msg);
+        /* the same fp32 mean/rstd up to double rounding of the sums: equal or 1 ulp apart */
+        KC_CHECK(check_close(name, y2, y1, n, 1e-6), "%s: APPLY vs plain", name);
+        kc_gn_tile bad = {rec, W, 0, H + 1, 0, W, NULL, NULL};
+        KC_CHECK(kc_op_group_norm_tile(&e, x, y2, 1, S, C, G, 1e-6f, &gt, &bt, 0, &bad, &err) == KC_ERR_ARG &&
+                     strstr(err.msg, "record region"),
+                 "region outside the image refused: %s", err.msg);
+    }
+    free(gb); free(bb); free(x); free(y1); free(y2); free(mean); free(rstd); free(rec);
+}
+
 static void test_row_norm(int64_t M, int64_t D, int rms, float offset, uint64_t seed) {
     const int64_t n = M * D;
     float *x = malloc(sizeof(float) * (size_t)n), *truth = malloc(sizeof(float) * (size_t)n);
@@ -242,6 +314,8 @@ int main(void) {
     test_group_norm(2, 77, 40, 8, 0, 0.0f, seed++);
     test_group_norm(1, 300, 64, 32, 1, 0.0f, seed++);
     test_group_norm(2, 50, 48, 4, 1, 100.0f, seed++);           /* near-constant groups */
+    test_group_norm_tiles(2, 13, 17, 40, 8, 0.0f, seed++);
+    test_group_norm_tiles(1, 20, 9, 32, 4, 300.0f, seed++);     /* groups far from 0: shifted sums */
     test_row_norm(5, 77, 0, 0.0f, seed++);
     test_row_norm(7, 640, 0, 300.0f, seed++);                   /* near-constant rows */
     test_row_norm(3, 130, 1, 0.0f, seed++);
