@@ -248,7 +248,9 @@ typedef struct {
     double weights_mb, arena_mb, peak_rss_mb;
     double mean_abs_out;        /* sanity: mean |output| of the last run */
     int finite;                 /* 1 when every output value was finite */
-    double packed_mb;           /* weights prepacked for the GEMM at load (part of setup_s; 0 = none) */
+    double packed_mb;           /* weights prepacked for the GEMM (0 = none): U-Net at load (in setup_s);
+                                   text encoder after its first run (prepack_s), as kolors_encode does */
+    double first_s, prepack_s;  /* text encoder with warmup >= 1: the first (unpacked) run, the prepacking */
 } kolors_bench_result;
 
 void kolors_bench_params_default(kolors_bench_params *p);

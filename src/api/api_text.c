@@ -32,6 +32,7 @@ kc_status kc_api_chatglm(kolors_model *m, struct kc_chatglm **out, kc_err *err) 
 void kc_api_text_free(kolors_model *m) {
     kc_chatglm_free(m->glm);
     m->glm = NULL;
+    m->glm_runs = 0;
 }
 
 void kolors_model_release_text_encoder(kolors_model *m) {
@@ -101,6 +102,19 @@ int kolors_encode(kolors_model *m, int n, const char *const *prompts, float *pro
     if (kc_arena_init(&ar, "text encoder", bytes, &err)) {
         rc = kc_api_err(error, &err);
         goto done;
+    }
+    /* The first forward after loading packs the weights on the fly (as cheap as packing them
+     * ahead); a second one means the encoder is being reused (a server, several prompts):
+     * prepack once, every later forward skips the conversion. */
+    if (m->glm_runs++ == 1) {
+        double tp = kc_time_now();
+        if (kc_chatglm_prepack(g, &m->ex, &err)) {
+            rc = kc_api_err(error, &err);
+            goto done;
+        }
+        if (g->packed_bytes)
+            kc_log(&m->log, KC_LOG_INFO, "text encoder reused: %.0f MB of weights prepacked as bf16 in %.2f s",
+                   (double)g->packed_bytes / 1e6, kc_time_now() - tp);
     }
     kc_chatglm_input in = {N, T, ids, mask, pos};
     kc_chatglm_output out = {prompt_embeds, pooled, NULL, m->tap, m->tap_user, "text_encoder."};

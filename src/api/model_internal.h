@@ -25,6 +25,7 @@ struct kolors_model {
     void *tap_user;
     struct kc_tokenizer *tok;   /* api_tokenizer.c */
     struct kc_chatglm *glm;     /* api_text.c */
+    int glm_runs;               /* forwards since the text encoder was loaded (prepacks before the 2nd) */
     struct kc_unet *unet;       /* api_unet.c */
     struct kc_vae *vae;         /* api_vae.c */
     struct kc_gen_cache *gen;   /* api_generate.c: the last prompts' embeddings */

@@ -67,6 +67,11 @@ static int in_map(const kc_weights *ws, const void *p, uint64_t n) {
     return 0;
 }
 
+void kc_weights_release(const kc_weights *ws, const kc_tensor *t) {
+    const uint64_t nb = (uint64_t)kc_tensor_nbytes(t);
+    if (t->data && in_map(ws, t->data, nb)) kc_map_release(t->data, (size_t)nb);
+}
+
 kc_status kc_weights_prepare(kc_weights *ws, kc_weights_prepare_fn fn, void *user, size_t *total, kc_err *err) {
     if (total) *total = 0;
     for (int64_t i = 0; i < ws->n; i++) {
@@ -81,8 +86,7 @@ kc_status kc_weights_prepare(kc_weights *ws, kc_weights_prepare_fn fn, void *use
         if (!owned) continue;
         if ((s = kc_weights_add_source(ws, owned, free, err))) return s;
         if (total) *total += bytes;
-        const uint64_t nb = (uint64_t)kc_tensor_nbytes(t);
-        if (in_map(ws, t->data, nb)) kc_map_release(t->data, (size_t)nb);
+        kc_weights_release(ws, t);
     }
     return KC_OK;
 }

@@ -66,6 +66,9 @@ uint64_t kc_weights_file_size(const kc_weights *ws, int i);
  * (kc_map_release): the copy takes their place in memory, and any later read of the original
  * faults them in again from the file. Tensors bound after this
  * call carry the copy. *total: bytes of all copies. */
+/* Releases the whole pages of t's data when they lie in one of the store's file mappings or
+ * releasable ranges (kc_map_release): for a caller that keeps its own prepared copy of t. */
+void kc_weights_release(const kc_weights *ws, const kc_tensor *t);
 typedef kc_status (*kc_weights_prepare_fn)(void *user, const char *name, kc_tensor *t, void **owned, size_t *bytes,
                                            kc_err *err);
 kc_status kc_weights_prepare(kc_weights *ws, kc_weights_prepare_fn fn, void *user, size_t *total, kc_err *err);

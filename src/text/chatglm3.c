@@ -223,10 +223,40 @@ kc_status kc_chatglm_open(const char *dir, kc_chatglm **out, kc_err *err) {
     return KC_OK;
 }
 
+kc_status kc_chatglm_prepack(kc_chatglm *g, const kc_exec *ex, kc_err *err) {
+    if (g->packs) return KC_OK;
+    const int64_t L = g->cfg.layers;
+    if (!(g->packs = calloc((size_t)(4 * L), sizeof *g->packs)))
+        return kc_fail(err, KC_ERR_NOMEM, "text encoder: out of memory for the packed weight list");
+    for (int64_t l = 0; l < L; l++) {
+        kc_chatglm_layer *ly = &g->layer[l];
+        kc_tensor *w[4] = {&ly->qkv_w, &ly->dense, &ly->h_to_4h, &ly->h4_to_h};
+        for (int i = 0; i < 4; i++) {
+            void *own = NULL;
+            size_t b = 0;
+            kc_status s = kc_op_prepack(ex, w[i], &own, &b, err);
+            if (s) {
+                kc_err_prepend(err, "text encoder layer %lld", (long long)l);
+                return s;
+            }
+            if (!own) continue;
+            g->packs[g->npacks++] = own;
+            g->packed_bytes += b;
+            kc_weights_release(g->ws, w[i]);
+        }
+    }
+    return KC_OK;
+}
+
 void kc_chatglm_free(kc_chatglm *g) {
     if (!g) return;
     free(g->layer);
     g->layer = NULL;
+    for (int i = 0; i < g->npacks; i++) free(g->packs[i]);
+    free(g->packs);
+    g->packs = NULL;
+    g->npacks = 0;
+    g->packed_bytes = 0;
     if (g->owns_ws) {
         kc_weights_free(g->ws);
         free(g);

@@ -70,6 +70,9 @@ typedef struct kc_chatglm {
     kc_tensor embedding;       /* [V, H] */
     kc_tensor final_norm;      /* [H]; .data NULL when post_layer_norm is false */
     kc_chatglm_layer *layer;   /* [L] */
+    void **packs;              /* prepacked GEMM weights (kc_chatglm_prepack), npacks of them */
+    int npacks;
+    size_t packed_bytes;
 } kc_chatglm;
 
 /* Binds the weights of `cfg` from ws (names with or without the "transformer." prefix; dtype
@@ -79,6 +82,13 @@ kc_status kc_chatglm_bind(kc_chatglm *g, const kc_chatglm_config *cfg, kc_weight
 /* Reads <dir>/config.json and maps the weights of a text_encoder folder in either layout
  * (model.safetensors, sharded safetensors, or pytorch_model.bin.index.json + .bin shards). */
 kc_status kc_chatglm_open(const char *dir, kc_chatglm **out, kc_err *err);
+/* Prepacks the four GEMM weights of every layer for ex's bf16 GEMM (kc_op_prepack: converted
+ * and laid out once instead of on every forward) and releases the file pages behind them, so
+ * memory stays the size of the stored weights. Nothing happens when ex runs fp32, its table has
+ * no bf16 GEMM, or g is already packed. It costs about one conversion pass over the weights,
+ * what one forward spends packing them on the fly: worth it only for a second forward and
+ * later (kolors_encode calls it before its second prompt batch). */
+kc_status kc_chatglm_prepack(kc_chatglm *g, const kc_exec *ex, kc_err *err);
 /* Unbinds (and unmaps, when owned) the weights; frees g when it came from kc_chatglm_open. */
 void kc_chatglm_free(kc_chatglm *g);
 

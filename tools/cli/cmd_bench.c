@@ -11,7 +11,8 @@ static void help(void) {
            "Times one forward of a component and prints one JSON line: median_s, min_s, gflop (work counted\n"
            "analytically: 2 x multiply-adds of matmuls, convolutions and attention), gflops, peak_rss_mb,\n"
            "threads, precision, isa, dtype, shape, arena_mb, ... Reduced runs (--layers) also print\n"
-           "scaled_median_s / scaled_gflop: the full model's figure projected by the FLOP ratio.\n\n"
+           "scaled_median_s / scaled_gflop: the full model's figure projected by the FLOP ratio. With bf16 on a\n"
+           "CPU with AVX512-BF16 the U-Net's weights are prepacked at load (packed_mb, in setup_s).\n\n"
            "  -m, --model DIR       real weights from a Kolors folder (either layout)\n"
            "  --random-weights      random fp16 weights of the full-size Kolors component (default)\n"
            "  -W, --width PX        image width (multiple of 8; default 1024)    [unet, vae-*]\n"
@@ -19,7 +20,9 @@ static void help(void) {
            "  --batch N             default 2 (unet: one guided step; text-encoder: cond + uncond), vae 1\n"
            "  --tokens T            text tokens (default 256)                    [unet, text-encoder]\n"
            "  --repeat N            timed runs (default 1); the median is reported\n"
-           "  --warmup N            untimed runs first (default 0)\n"
+           "  --warmup N            untimed runs first (default 0). text-encoder: the first one is timed\n"
+           "                        alone (first_s: a one-shot encode, weights packed on the fly), then the\n"
+           "                        weights are prepacked (prepack_s, packed_mb) as for a reused encoder\n"
            "  -t, --threads N       worker threads (default: physical cores)\n"
            "  --precision P         bf16 (default: bf16 products, fp32 accumulation) or fp32\n"
            "  --isa NAME            kernel table: ref, avx2, avx512, avx512bf16 (default: best for this CPU)\n"
@@ -54,6 +57,7 @@ static void print_json(const kolors_bench_result *r, const char *model) {
     if (r->scaled) printf(",\"scale\":%.6g,\"scaled_median_s\":%.6g,\"scaled_gflop\":%.6g", r->scale, r->scaled_median_s, r->scaled_gflop);
     printf(",\"finite\":%s,\"mean_abs_out\":%.6g,\"packed_mb\":%.1f", r->finite ? "true" : "false", r->mean_abs_out,
            r->packed_mb);
+    if (r->first_s > 0) printf(",\"first_s\":%.6g,\"prepack_s\":%.3g", r->first_s, r->prepack_s);
     if (model) {
         printf(",\"model\":\"");
         for (const char *c = model; *c; c++) /* a path is user text: escape for JSON */
