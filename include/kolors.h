@@ -59,6 +59,11 @@ typedef struct {
                                    full-precision file when present, else any variant found */
     int vae_tiling;             /* -1 auto (on above a size where it saves memory), 0 off, 1 on */
     int vae_tile_size;          /* tile size in latent pixels (0 = default) */
+    int vae_tile_stats;         /* GroupNorm statistics of tiled VAE runs: 0 = estimated by a
+                                   low-resolution pass (default; ~1.5x the untiled time), 1 = exact,
+                                   tiled == untiled up to tile-edge padding (~10x decode, ~17x
+                                   encode), 2 = each tile its own (fastest; tiles of different
+                                   content come out with different tone and contrast) */
     kolors_log_fn log;          /* NULL = silent */
     void *log_user;
     int log_level;              /* KOLORS_LOG_* ; messages above it are dropped */

@@ -1,6 +1,6 @@
 /* api_vae.c — the VAE behind kolors.h: lazy loading (weights variant from the model params),
- * tiling policy from kolors_params (vae_tiling, vae_tile_size), argument validation, and
- * kolors_vae_decode / kolors_vae_encode. The public API fixes 4 latent and 3 image channels
+ * tiling policy from kolors_params (vae_tiling, vae_tile_size, vae_tile_stats), argument
+ * validation, and kolors_vae_decode / kolors_vae_encode. The public API fixes 4 latent and 3 image channels
  * (kolors.h gives no query), so a VAE configured otherwise is refused at load with a clear error. */
 #include <math.h>
 #include <stdlib.h>
@@ -93,6 +93,11 @@ static kc_status run(kolors_model *m, direction d, const float *in, int64_t n, i
     if ((s = kc_api_check_finite(in, n_in, d == DECODE ? "latents" : "image", fn, err))) return s;
     kc_vae_tiling t;
     if ((s = kc_vae_tiling_resolve(m->params.vae_tiling, m->params.vae_tile_size, h, w, &t, err))) return s;
+    static const int stats_mode[3] = {KC_VAE_STATS_ESTIMATE, KC_VAE_STATS_EXACT, KC_VAE_STATS_TILE};
+    if (m->params.vae_tile_stats < 0 || m->params.vae_tile_stats > 2)
+        return kc_fail(err, KC_ERR_ARG, "%s: vae_tile_stats %d is not 0 (estimate), 1 (exact) or 2 (per tile)", fn,
+                       m->params.vae_tile_stats);
+    t.stats = stats_mode[m->params.vae_tile_stats];
     size_t bytes = 0;
     const int taps = m->tap != NULL;
     s = d == DECODE ? kc_vae_decode_bytes(c, &m->ex, n, h, w, &t, taps, &bytes, err)

@@ -13,7 +13,7 @@ G=("$CLI" generate -W 64 -H 64 --steps 2 -t 2)
 out=$("$CLI" generate --help); check $? "--help exits 0"
 for f in -m --model -p --prompt -n --negative-prompt -W --width -H --height --steps --cfg-scale -s --seed \
          --sampling-method --scheduler -i --init-img --strength -b --batch-count -t --threads -o --output -v \
-         --init-noise --save-latent --precision --vae-tiling --vae-tile-size; do
+         --init-noise --save-latent --precision --vae-tiling --vae-tile-size --vae-tile-stats; do
     echo "$out" | grep -q -- " $f\b"; check $? "--help documents $f"
 done
 
@@ -79,6 +79,7 @@ refuse -- "--init-noise" -p x -W 64 -H 64 --init-noise "$TMP/missing.safetensors
 refuse -- "--init-noise" -p x -W 128 -H 64 --init-noise "$TMP/a.safetensors"
 refuse -- "--precision" -p x --precision fp8
 refuse -- "--vae-tile-size" -p x --vae-tile-size 2
+refuse -- "--vae-tile-stats" -p x --vae-tile-stats some
 refuse -- "--batch-count" -p x -b 0
 refuse "unknown option" -p x --bogus
 refuse "is a folder" -p x -W 64 -H 64 -o "$TMP"

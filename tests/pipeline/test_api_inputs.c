@@ -1,6 +1,7 @@
 /* test_api_inputs.c — inputs the library refuses at its boundary instead of computing garbage:
- * non-finite latents/images for the VAE (NaN in would be NaN out, silently), and a KOLORS_ISA
- * value that names no kernel table (a typo must not silently run another table). */
+ * non-finite latents/images for the VAE (NaN in would be NaN out, silently), an unknown
+ * vae_tile_stats, and a KOLORS_ISA value that names no kernel table (a typo must not silently
+ * run another table). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,17 @@ int main(void) {
     KC_CHECK(rc == KOLORS_ERR_ARG && strstr(e.message, "image element 5 is infinite"), "Inf image: rc %d '%s'", rc,
              e.message);
     kolors_model_free(m);
+
+    /* a vae_tile_stats outside {0, 1, 2} is refused by name, not mapped to some mode */
+    p.vae_tile_stats = 5;
+    memset(&e, 0, sizeof e);
+    KC_CHECK(kolors_model_open(&p, &m, &e) == 0, "open: %s", e.message);
+    kc_fill_random(lat, 4 * 8 * 8, 1, 1.0f);
+    rc = m ? kolors_vae_decode(m, lat, 1, 8, 8, img, &e) : -1;
+    KC_CHECK(rc == KOLORS_ERR_ARG && strstr(e.message, "vae_tile_stats 5"), "bad vae_tile_stats: rc %d '%s'", rc,
+             e.message);
+    kolors_model_free(m);
+    p.vae_tile_stats = 0;
 
     setenv("KOLORS_ISA", "avx9", 1);
     memset(&e, 0, sizeof e);

@@ -50,6 +50,9 @@ static void gen_usage(FILE *f) {
             "      --vae-tiling          decode (and encode) the image in overlapping tiles: less memory for\n"
             "                            large images (default: automatic above the size where it pays)\n"
             "      --vae-tile-size N     tile size in latent pixels (1/8 of image pixels) with --vae-tiling\n"
+            "      --vae-tile-stats MODE GroupNorm statistics of tiled VAE runs: estimate (default, ~1.5x the\n"
+            "                            untiled time), exact (as untiled up to tile-edge padding; ~10x), or\n"
+            "                            tile (each tile its own: fastest, uneven tone between tiles)\n"
             "      --precision P         fp32 (reproduces the reference) or bf16 (bf16 products, fp32 sums);\n"
             "                            default: bf16 on CPUs with AVX512-BF16, else fp32\n"
             "  -v, --verbose             log model loading, per-stage times and peak memory\n"
@@ -207,7 +210,7 @@ int cmd_generate(int argc, char **argv) {
     const char *output = "output.png", *precision = NULL;
     int have_seed = 0, have_w = 0, have_h = 0, have_strength = 0, verbose = 0;
     long long batch = 1, threads = 0, vae_tile = 0;
-    int vae_tiling = -1;
+    int vae_tiling = -1, vae_tile_stats = 0;
     g.prompt = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
@@ -298,6 +301,15 @@ int cmd_generate(int argc, char **argv) {
         } else if (!strcmp(a, "--vae-tile-size")) {
             VALUE();
             if (cli_parse_int(cmd, a, v, 8, 4096, &vae_tile)) return 2;
+        } else if (!strcmp(a, "--vae-tile-stats")) {
+            VALUE();
+            if (!strcmp(v, "estimate")) vae_tile_stats = 0;
+            else if (!strcmp(v, "exact")) vae_tile_stats = 1;
+            else if (!strcmp(v, "tile")) vae_tile_stats = 2;
+            else {
+                cli_failf(cmd, "--vae-tile-stats '%s' is not one of estimate, exact, tile", v);
+                return 2;
+            }
         } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
             verbose = 1;
         } else {
@@ -378,6 +390,7 @@ int cmd_generate(int argc, char **argv) {
     mp.n_threads = (int)threads;
     mp.vae_tiling = vae_tiling;
     mp.vae_tile_size = (int)vae_tile;
+    mp.vae_tile_stats = vae_tile_stats;
     mp.precision = !precision ? KOLORS_PRECISION_DEFAULT
                    : !strcmp(precision, "fp32") ? KOLORS_PRECISION_FP32 : KOLORS_PRECISION_BF16;
     if (!model && verbose) fprintf(stderr, "kolors %s: model %s\n", cmd, mp.model_dir);

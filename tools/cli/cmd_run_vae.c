@@ -29,6 +29,11 @@ static void help(int encode) {
            "                      of their size and are blended with raised-cosine ramps (no seams); the\n"
            "                      mid block (incl. its attention) always runs on the whole latent.\n"
            "  --tile-size N       largest tile side in latent pixels, 8..4096 (default 64 = 512 pixels)\n"
+           "  --tile-stats MODE   GroupNorm statistics of the tiled layers: estimate (default: from a\n"
+           "                      low-resolution pass, ~1.5x the untiled time), exact (the untiled run's\n"
+           "                      statistics; output differs only by zero padding at tile edges; ~10x\n"
+           "                      decode, ~17x encode), or tile (each tile its own: fastest, but tiles of\n"
+           "                      different content get different tone and contrast)\n"
            "  --taps FILE         also write intermediate outputs, F32 NCHW; with tiling only the parts\n"
            "                      computed on the whole image:\n"
            "                      %s\n"
@@ -45,7 +50,7 @@ int cmd_run_vae(int argc, char **argv) {
     const int encode = !strcmp(argv[0], "vae-encode");
     const char *cmd = encode ? "run vae-encode" : "run vae-decode";
     const char *model = NULL, *inp = NULL, *outp = NULL, *tapp = NULL, *variant = NULL;
-    int verbose = 0, tiling = -1;
+    int verbose = 0, tiling = -1, tile_stats = 0;
     long long threads = 0, tile = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -65,6 +70,13 @@ int cmd_run_vae(int argc, char **argv) {
         } else if (!strcmp(a, "--tile-size")) {
             const char *v = cli_value(cmd, argc, argv, &i);
             if (!v || cli_parse_int(cmd, "--tile-size", v, 8, 4096, &tile)) return 2;
+        } else if (!strcmp(a, "--tile-stats")) {
+            const char *v = cli_value(cmd, argc, argv, &i);
+            if (!v) return 2;
+            if (!strcmp(v, "estimate")) tile_stats = 0;
+            else if (!strcmp(v, "exact")) tile_stats = 1;
+            else if (!strcmp(v, "tile")) tile_stats = 2;
+            else return cli_failf(cmd, "--tile-stats must be estimate, exact or tile, got '%s'", v) + 1;
         } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
             const char *v = cli_value(cmd, argc, argv, &i);
             if (!v || cli_parse_int(cmd, "--threads", v, 1, 1024, &threads)) return 2;
@@ -114,6 +126,7 @@ int cmd_run_vae(int argc, char **argv) {
     p.variant = variant;
     p.vae_tiling = tiling;
     p.vae_tile_size = (int)tile;
+    p.vae_tile_stats = tile_stats;
     if (kolors_model_open(&p, &m, &e)) { rc = cli_fail(cmd, &e); goto done; }
     if (tapp) kolors_model_set_tap(m, cli_tap_collect, &tp);
     if (!encode) {
