@@ -285,3 +285,17 @@ kc_status kc_op_prepack_named(void *user, const char *name, kc_tensor *t, void *
         if (strstr(name, *k)) return KC_OK;
     return kc_op_prepack(o->ex, t, owned, bytes, err);
 }
+
+kc_tensor kc_op_rows_view(const kc_tensor *t, int64_t r0, int64_t n) {
+    kc_tensor v = *t;
+    int64_t row = 1;
+    for (int i = 1; i < t->ndim; i++) row *= t->shape[i];
+    v.data = (const unsigned char *)t->data + (size_t)(r0 * row) * kc_dtype_size(t->dtype);
+    v.shape[0] = n;
+    const kc_kernels *kt = t->pack_for;
+    if (t->pack && kt && kt->gemm_bf16_wpack_bytes && r0 % TILE_NR == 0)
+        v.pack = (const unsigned char *)t->pack + kt->gemm_bf16_wpack_bytes(r0, row);
+    else
+        v.pack = v.pack_for = NULL;
+    return v;
+}

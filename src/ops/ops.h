@@ -68,6 +68,11 @@ typedef struct {
     const char *const *skip;
 } kc_prepack_opts;
 kc_status kc_op_prepack_named(void *user, const char *name, kc_tensor *t, void **owned, size_t *bytes, kc_err *err);
+/* A view of rows [r0, r0+n) of a matrix or vector (e.g. the Q or K/V part of a fused
+ * projection). It keeps t's prepacked copy only where the rows start a packed panel (r0 a
+ * multiple of 32), pointing at that panel; otherwise the view packs on the fly. Copying a
+ * kc_tensor and changing its data or shape by hand would leave the pack of the whole. */
+kc_tensor kc_op_rows_view(const kc_tensor *t, int64_t r0, int64_t n);
 
 /* ---- attention --------------------------------------------------------------------------- */
 

@@ -305,15 +305,6 @@ double kc_chatglm_flops(const kc_chatglm_config *c, int64_t N, int64_t T) {
     return (double)N * (double)c->layers * (per_token * (double)T + attn);
 }
 
-/* A view of rows [r0, r0+n) of a matrix or vector. */
-static kc_tensor rows_view(const kc_tensor *t, int64_t r0, int64_t n) {
-    kc_tensor v = *t;
-    int64_t row = 1;
-    for (int i = 1; i < t->ndim; i++) row *= t->shape[i];
-    v.data = (const unsigned char *)t->data + (size_t)(r0 * row) * kc_dtype_size(t->dtype);
-    v.shape[0] = n;
-    return v;
-}
 
 static void tap_hidden(const kc_chatglm_output *out, int64_t i, const float *x, int64_t N, int64_t T, int64_t H) {
     if (!out->tap) return;
@@ -384,9 +375,9 @@ static kc_status block_last_row(const kc_exec *ex, const kc_chatglm *g, const kc
           *u = kc_arena_floats(ar, (size_t)(N * 2 * F), err), *act = kc_arena_floats(ar, (size_t)(N * F), err);
     int32_t *lpos = kc_arena_alloc(ar, (size_t)N * sizeof(int32_t), 64, err);
     if (!kv || !q || !o || !hl || !u || !act || !lpos) return KC_ERR_NOMEM;
-    const kc_tensor wq = rows_view(&y->qkv_w, 0, HD), wkv = rows_view(&y->qkv_w, HD, KVW);
+    const kc_tensor wq = kc_op_rows_view(&y->qkv_w, 0, HD), wkv = kc_op_rows_view(&y->qkv_w, HD, KVW);
     kc_tensor bq, bkv;
-    if (y->qkv_b.data) { bq = rows_view(&y->qkv_b, 0, HD); bkv = rows_view(&y->qkv_b, HD, KVW); }
+    if (y->qkv_b.data) { bq = kc_op_rows_view(&y->qkv_b, 0, HD); bkv = kc_op_rows_view(&y->qkv_b, HD, KVW); }
     if ((s = kc_op_rms_norm(ex, x, h, M, H, c->eps, &y->input_norm, err))) return s;
     if ((s = kc_op_linear(ex, h, M, H, &wkv, y->qkv_b.data ? &bkv : NULL, kv, 0, err))) return s;
     if ((s = kc_op_rope_interleaved(ex, kv, M, KVW, NKV, D, D / 2, pos, ROPE_BASE, err))) return s;

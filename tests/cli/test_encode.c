@@ -1,6 +1,7 @@
 /* test_encode.c — kolors_encode through the public API (tokenizer + ChatGLM3) against the
  * tiny-kolors-a text-encoder goldens, in both folder layouts: the 4 golden prompts as one batch,
- * taps named text_encoder.hidden_states.<i>, kolors_text_hidden_size, release and re-load. */
+ * taps named text_encoder.hidden_states.<i>, kolors_text_hidden_size, release and re-load, and
+ * a reused encoder (prepacked before its second forward) giving its first forward's numbers. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -61,6 +62,29 @@ static void run_layout(const char *model, const char *const *prompts, const kc_s
     kolors_model_free(m);
 }
 
+/* Default precision (bf16 where the CPU has it): the second encode runs on weights prepacked
+ * after the first (kc_chatglm_prepack) and must reproduce the first bit for bit; the third too. */
+static void test_reuse(const char *model, const char *const *prompts) {
+    kolors_params p;
+    kolors_params_default(&p);
+    p.model_dir = model;
+    p.n_threads = 2;
+    kolors_model *m = NULL;
+    kolors_error e = {0};
+    if (kolors_model_open(&p, &m, &e)) { KC_CHECK(0, "open %s: %s", model, e.message); return; }
+    const size_t npe = (size_t)NP * T * 64;
+    float *pe = malloc(sizeof(float) * 3 * npe), *pooled = malloc(sizeof(float) * 3 * NP * 64);
+    for (int r = 0; r < 3; r++)
+        KC_CHECK(kolors_encode(m, NP, prompts, pe + r * npe, pooled + r * NP * 64, &e) == 0, "encode %d: %s", r, e.message);
+    for (int r = 1; r < 3; r++) {
+        KC_CHECK(memcmp(pe, pe + r * npe, sizeof(float) * npe) == 0, "encode %d (prepacked) prompt_embeds == first encode", r);
+        KC_CHECK(memcmp(pooled, pooled + r * NP * 64, sizeof(float) * NP * 64) == 0, "encode %d (prepacked) pooled == first", r);
+    }
+    printf("ok   reused encoder (default precision): 2nd and 3rd encode == 1st, bit for bit\n");
+    free(pe); free(pooled);
+    kolors_model_free(m);
+}
+
 int main(void) {
     const char *gpath = kc_test_data("goldens/tiny-kolors-a/text_encoder.safetensors");
     kc_test_require_file(gpath);
@@ -81,6 +105,7 @@ int main(void) {
     snprintf(a, sizeof a, "%s", kc_test_data("models/tiny-kolors-a"));
     snprintf(b, sizeof b, "%s", kc_test_data("models/tiny-kolors-a-orig"));
     run_layout(a, prompts, &st);
+    test_reuse(a, prompts);
     /* The original layout (7-shard-style .bin files) must load and match too whenever the test
      * data has it; a failure to open it is a failure, not a note. */
     char probe[4200];

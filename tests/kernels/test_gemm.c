@@ -200,6 +200,41 @@ static void test_linear_wide(void) {
     }
 }
 
+/* Row views of a prepacked weight (kc_op_rows_view, e.g. ChatGLM's Q and K/V slices of the fused
+ * projection) compute what views of the unpacked weight compute, bit for bit, whether the view
+ * starts on a packed panel (keeps the pack) or not (drops it). */
+static void test_rows_view(void) {
+    const int64_t M = 20, N = 100, K = 70;
+    float *x = malloc(sizeof(float) * (size_t)(M * K)), *wf = malloc(sizeof(float) * (size_t)(N * K));
+    float *y = malloc(sizeof(float) * (size_t)(M * N)), *yp = malloc(sizeof(float) * (size_t)(M * N));
+    kc_fill_random(x, M * K, 301, 1.0f);
+    kc_fill_random(wf, N * K, 302, 0.5f);
+    void *blk;
+    kc_tensor w = make_w(KC_DTYPE_F16, wf, N, K, &blk);
+    for (int t = 0; t < ntab; t++) {
+        if (!tabs[t]->gemm_bf16_wpack) continue;
+        kc_exec ex = exec_for(tabs[t], 2, KC_PREC_BF16);
+        kc_tensor wp = w;
+        void *own = NULL;
+        kc_err err = {0};
+        KC_CHECK(kc_op_prepack(&ex, &wp, &own, NULL, &err) == KC_OK && own, "prepack: %s", err.msg);
+        const int64_t views[3][2] = {{32, 50}, {5, 40}, {64, 36}};
+        for (int v = 0; v < 3; v++) {
+            kc_tensor a = kc_op_rows_view(&w, views[v][0], views[v][1]), b = kc_op_rows_view(&wp, views[v][0], views[v][1]);
+            KC_CHECK((b.pack != NULL) == (views[v][0] % 32 == 0), "view at row %lld keeps the pack only on a panel start",
+                     (long long)views[v][0]);
+            KC_CHECK(kc_op_linear(&ex, x, M, K, &a, NULL, y, 0, &err) == KC_OK &&
+                         kc_op_linear(&ex, x, M, K, &b, NULL, yp, 0, &err) == KC_OK &&
+                         memcmp(y, yp, sizeof(float) * (size_t)(M * views[v][1])) == 0,
+                     "%s: rows [%lld, +%lld) of a prepacked weight differ from the same rows unpacked", tabs[t]->name,
+                     (long long)views[v][0], (long long)views[v][1]);
+        }
+        free(own);
+    }
+    free(blk);
+    free(x); free(wf); free(y); free(yp);
+}
+
 /* Direct convolution in double, PyTorch semantics (w [Cout, Cin, kh, kw]), channels-last. */
 static void naive_conv(const float *x, int64_t N, int64_t H, int64_t W, int64_t Cin, const float *w, int64_t Cout,
                        int64_t kh, int64_t kw, const float *b, const kc_conv_params *p, int64_t Ho, int64_t Wo, float *y) {
@@ -287,6 +322,7 @@ int main(void) {
         for (int d = 0; d < 3; d++) test_linear(shapes[s][0], shapes[s][1], shapes[s][2], dts[d], (int)(s & 1), seed++);
     test_linear(50, 40, 30, KC_DTYPE_F16, 1, seed++);
     test_linear_wide();
+    test_rows_view();
 
     kc_conv_params same = {.stride = 1, .pad_t = 1, .pad_l = 1, .pad_b = 1, .pad_r = 1};
     kc_conv_params down = {.stride = 2, .pad_t = 0, .pad_l = 0, .pad_b = 1, .pad_r = 1}; /* VAE encoder */
