@@ -492,7 +492,17 @@ static void test_tiling(void) {
         KC_CHECK(run_decode(v, l2 + sl, 1, bh, bw, &small, o1, NULL, &err) == KC_OK &&
                      memcmp(o2 + si, o1, (size_t)si * 4) == 0,
                  "exact statistics: batch row 1 == single run");
-        free(l2); free(o2); free(o1);
+        /* encode: the decoded batch serves as a batch of two images; statistics per sample too */
+        const int64_t sm = 8 * bh * bw;
+        float *m2 = malloc((size_t)(2 * sm) * sizeof *m2), *m1 = malloc((size_t)sm * sizeof *m1);
+        for (int mode = KC_VAE_STATS_ESTIMATE; mode <= KC_VAE_STATS_EXACT; mode++) {
+            small.stats = mode;
+            KC_CHECK(run_encode(v, o2, 2, 8 * bh, 8 * bw, &small, m2, &err) == KC_OK, "batch encode: %s", err.msg);
+            KC_CHECK(run_encode(v, o2 + si, 1, 8 * bh, 8 * bw, &small, m1, &err) == KC_OK &&
+                         memcmp(m2 + sm, m1, (size_t)sm * 4) == 0,
+                     "encode statistics mode %d: batch row 1 == single run", mode);
+        }
+        free(l2); free(o2); free(o1); free(m2); free(m1);
     }
 
     /* encode: image 192x256, 16-latent (128-pixel) tiles; a stationary (noise) image, then a
