@@ -41,7 +41,8 @@
  * switched on automatically when the latent has more than KC_VAE_AUTO_TILE_AREA pixels, i.e. for
  * images larger than Kolors' native 1024² (128² latents). Reason: an untiled 1024² decode needs
  * ~3.8 GB of fp32 activations (see kc_vae_decode_bytes) — acceptable on the machines Kolors runs
- * on — and tiling there would cost ~1.3-1.6x the convolution work for the overlaps; above 1024²
+ * on — and tiling there would cost ~1.3-1.6x the convolution work for the overlaps, plus the
+ * GroupNorm statistics passes (KC_VAE_STATS_ESTIMATE: ~+0.1-0.5x), and approximate; above 1024²
  * the untiled footprint grows with the area (2048²: ~15 GB) while a tiled run needs ~0.7 GB at
  * 1024² and ~1 GB at 2048² (the whole-latent mid block grows slowly: 512 floats per latent pixel). */
 #define KC_VAE_DEFAULT_TILE 64
@@ -127,8 +128,9 @@ typedef struct {
 } kc_vae_tiling;
 
 /* mode: -1 auto, 0 off, 1 on; tile_size 0 = KC_VAE_DEFAULT_TILE. h, w: latent size. Overlap =
- * T/4 (at least 2 latent pixels = 16 image pixels). Tiling is disabled when one tile covers the
- * latent anyway. Fails (KC_ERR_ARG) on a tile size below 8 or a mode outside {-1, 0, 1}. */
+ * T/4 (at least 2 latent pixels = 16 image pixels), stats = KC_VAE_STATS_ESTIMATE. Tiling is
+ * disabled when one tile covers the latent anyway. Fails (KC_ERR_ARG) on a tile size below 8 or
+ * a mode outside {-1, 0, 1}. */
 kc_status kc_vae_tiling_resolve(int mode, int tile_size, int64_t h, int64_t w, kc_vae_tiling *t, kc_err *err);
 
 /* Tile starts along one axis of length L for tiles of at most T with overlap >= O: returns the
