@@ -25,6 +25,15 @@
 
 static const kc_kernels *table(const kc_exec *ex) { return ex->k ? ex->k : kc_kernels_default(); }
 
+static int64_t gcd64(int64_t a, int64_t b) {
+    while (b) {
+        const int64_t t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
 static kc_status check_w(const kc_tensor *w, int64_t K, const kc_tensor *b, kc_err *err) {
     if (!w || !kc_dtype_is_float(w->dtype) || w->ndim < 2)
         return kc_fail(err, KC_ERR_INTERNAL, "linear: weight must be a float matrix");
@@ -67,21 +76,24 @@ static kc_status run_gemm(const kc_exec *ex, const kc_gemm_args *g_in, const kc_
     const kc_gemm_args *g = &gw;
     const int nt = ex->n_threads;
     const int64_t nc = kt->gemm_nc < KC_MAX_NC ? kt->gemm_nc : KC_MAX_NC;
-    /* Column tiles: whole NR-wide micro-panels, as equal as possible, and (with threads) a
-     * multiple of the thread count when there are enough panels, so that no thread is left
-     * with a short last round (ChatGLM's QKV at N = 4608 made 5 tiles of 1024 + 512 for 2
-     * threads: one thread idled for a third of the call). */
-    const int64_t np = (g->N + TILE_NR - 1) / TILE_NR;
+    /* Tiles: whole NR-wide column panels and TILE_MR-row chunks, as equal as possible, enough
+     * of them for dynamic balancing and a multiple of the thread count where the sizes allow,
+     * so that no thread is left with a short last round (ChatGLM's QKV at N = 4608 made 5
+     * column tiles of 1024 + 512 for 2 threads: one thread idled for a third of the call).
+     * Every extra column tile packs A again, every extra row chunk packs W again: with W
+     * packed on the fly, balance with columns first; with W prepacked, with rows only. */
+    const int64_t np = (g->N + TILE_NR - 1) / TILE_NR, mu = (g->M + TILE_MR - 1) / TILE_MR;
     int64_t n_n = (g->N + nc - 1) / nc;
-    if (nt > 1 && n_n % nt) {
+    if (!gw.wpack && nt > 1 && n_n % nt) {
         int64_t r = (n_n + nt - 1) / nt * nt;
         if (r <= np) n_n = r;
     }
-    /* Row chunks: enough tiles for dynamic balancing, but as tall as possible (each chunk
-     * re-packs its W columns unless they are prepacked), in whole pairs of register tiles. */
     int64_t n_m = 1, want = (int64_t)nt * TASKS_PER_THREAD;
     if (nt > 1 && n_n < want) n_m = (want + n_n - 1) / n_n;
-    const int64_t mu = (g->M + TILE_MR - 1) / TILE_MR; /* row units */
+    if (nt > 1 && (n_m * n_n) % nt) {
+        const int64_t step = nt / gcd64(n_n, nt); /* smallest n_m step giving a multiple of nt */
+        n_m = (n_m + step - 1) / step * step;
+    }
     if (n_m > mu) n_m = mu;
     const int64_t ntask = n_m * n_n;
     /* The calling thread's second buffer: the bias in fp32 [N] (64-byte rounded), then
