@@ -102,7 +102,10 @@ static kc_status run_gemm(const kc_exec *ex, const kc_gemm_args *g_in, const kc_
     /* A linear layer's A is otherwise rounded to bf16 again for every column tile (27 times
      * for ChatGLM's 4096 -> 27392 projection): with three or more column tiles, round it once
      * here (kept for the next call; skipped above KC_XBF_MAX). */
-    const int64_t ld = (g->K + 1) & ~(int64_t)1;
+    /* Row stride: K rounded up to even, plus one cache line when that would be a multiple of
+     * 1 KiB (K = 4096: the micro-kernel's 12 rows 8 KiB apart would all fall in one L1 set). */
+    int64_t ld = (g->K + 1) & ~(int64_t)1;
+    if ((ld * 2) % 1024 == 0) ld += 32;
     const int use_xbf = fn == kt->gemm_bf16 && kt->gemm_bf16_convert_a && g->conv.Cin == 0 && n_n >= 3 &&
                         (size_t)g->M * (size_t)ld * sizeof(uint16_t) <= KC_XBF_MAX;
     const size_t need = bias_bytes + (use_xbf ? (size_t)g->M * (size_t)ld * sizeof(uint16_t) : 0);

@@ -162,12 +162,13 @@ static void test_linear(int64_t M, int64_t N, int64_t K, kc_dtype dt, int accumu
 /* A linear layer wide enough for three or more column tiles rounds A to bf16 once and reads
  * it in place (kc_gemm_args.xbf); the result must equal, bit for bit, the same product computed
  * in column slices narrow enough to pack A per tile (every output element is the same sequence
- * of operations either way). M = 37 leaves a partial register tile; odd K a padded pair, and
- * K = 1601 a second K block. */
+ * of operations either way). M = 37 leaves a partial register tile; odd K a padded pair,
+ * K = 1601 a second K block, K = 512 a padded row stride. */
 static void test_linear_wide(void) {
     const int64_t M = 37, N = 2100, SL = 700;
-    for (int kk = 0; kk < 2; kk++) {
-        const int64_t K = kk ? 1601 : 99;
+    const int64_t Ks[3] = {99, 1601, 512 /* 1 KiB rows: the copy's stride gets a cache line of padding */};
+    for (int kk = 0; kk < 3; kk++) {
+        const int64_t K = Ks[kk];
         float *x = malloc(sizeof(float) * (size_t)(M * K)), *wf = malloc(sizeof(float) * (size_t)(N * K));
         float *y = malloc(sizeof(float) * (size_t)(M * N)), *ys = malloc(sizeof(float) * (size_t)(M * SL));
         kc_fill_random(x, M * K, 91 + (uint64_t)kk, 1.0f);
