@@ -355,7 +355,7 @@ static kc_status bench_vae(const kolors_bench_params *p, const kc_exec *ex, kolo
             kc_weights_free(ws);
             return s;
         }
-        if ((s = kc_vae_create(&cfg, ws, &v, err))) return s;
+        if ((s = kc_vae_create(&cfg, ws, ex, &v, err))) return s;
         weights_stats(kc_vae_weights(v), r);
         snprintf(r->weights, sizeof r->weights, "model");
     } else {
@@ -363,12 +363,13 @@ static kc_status bench_vae(const kolors_bench_params *p, const kc_exec *ex, kolo
         if ((s = kc_bench_vae_reduce(&cfg, p->width_div, err))) return s;
         const kc_dtype dt = p->weights_bf16 ? KC_DTYPE_BF16 : KC_DTYPE_F16;
         double bytes = 0;
-        if ((s = kc_bench_vae_random(&cfg, dt, &v, &bytes, err))) return s;
+        if ((s = kc_bench_vae_random(&cfg, dt, ex, &v, &bytes, err))) return s;
         r->weights_mb = bytes / 1e6;
         snprintf(r->weights, sizeof r->weights, "random");
         snprintf(r->dtype, sizeof r->dtype, "%s", kc_dtype_name(dt));
     }
     r->setup_s = kc_time_now() - t0;
+    r->packed_mb = (double)kc_vae_packed_bytes(v) / 1e6;
     const int64_t f = kc_vae_factor(&cfg), N = p->batch ? p->batch : 1, Z = cfg.latent_channels;
     const int64_t h = p->height / f, w = p->width / f, H = h * f, W = w * f;
     const int64_t Ci = cfg.in_channels, Co = cfg.out_channels;

@@ -16,7 +16,7 @@ kc_status kc_api_vae(kolors_model *m, struct kc_vae **out, kc_err *err) {
         double t0 = kc_time_now();
         int used = 0;
         struct kc_vae *v = NULL;
-        kc_status s = kc_vae_load(m->dir.vae_dir, m->params.variant, &v, &used, err);
+        kc_status s = kc_vae_load(m->dir.vae_dir, m->params.variant, &m->ex, &v, &used, err);
         if (s) {
             kc_err_prepend(err, "loading the vae");
             return s;

@@ -62,7 +62,8 @@ void kc_bench_chatglm3_6b(kc_chatglm_config *c, int64_t layers, int64_t vocab);
 /* pack_ex: prepack the U-Net's GEMM weights for it (kc_unet_create); NULL = none. */
 kc_status kc_bench_unet_random(const kc_unet_config *cfg, kc_dtype dt, int shared, const kc_exec *pack_ex, kc_unet **out,
                                double *bytes, kc_err *err);
-kc_status kc_bench_vae_random(const kc_vae_config *cfg, kc_dtype dt, kc_vae **out, double *bytes, kc_err *err);
+kc_status kc_bench_vae_random(const kc_vae_config *cfg, kc_dtype dt, const kc_exec *pack_ex, kc_vae **out, double *bytes,
+                              kc_err *err);
 /* The ChatGLM borrows *ws (freed by the caller after kc_chatglm_free). */
 kc_status kc_bench_chatglm_random(const kc_chatglm_config *cfg, kc_dtype dt, kc_chatglm *g, kc_weights **ws,
                                   double *bytes, kc_err *err);

@@ -145,14 +145,15 @@ kc_status kc_bench_unet_random(const kc_unet_config *cfg, kc_dtype dt, int share
     return s ? s : kc_unet_create(cfg, ws, pack_ex, out, err);
 }
 
-kc_status kc_bench_vae_random(const kc_vae_config *cfg, kc_dtype dt, kc_vae **out, double *bytes, kc_err *err) {
+kc_status kc_bench_vae_random(const kc_vae_config *cfg, kc_dtype dt, const kc_exec *pack_ex, kc_vae **out, double *bytes,
+                              kc_err *err) {
     kc_expected_list l = {0};
     kc_weights *ws = NULL;
     *out = NULL;
     kc_status s = kc_vae_expected(cfg, 0, &l, err);
     if (!s) s = kc_bench_random_weights(&l, dt, 0, NULL, &ws, bytes, err);
     kc_expected_free(&l);
-    return s ? s : kc_vae_create(cfg, ws, out, err);
+    return s ? s : kc_vae_create(cfg, ws, pack_ex, out, err);
 }
 
 kc_status kc_bench_chatglm_random(const kc_chatglm_config *cfg, kc_dtype dt, kc_chatglm *g, kc_weights **ws,

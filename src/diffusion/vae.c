@@ -287,6 +287,7 @@ typedef struct {
 struct kc_vae {
     kc_vae_config cfg;
     kc_weights *ws;
+    size_t packed_bytes; /* weights prepacked for the bf16 GEMM (0: none) */
     int old_attn;
     /* encoder */
     kc_layer enc_conv_in;
@@ -374,7 +375,7 @@ static kc_status bind_all(kc_vae *v, kc_err *err) {
     return kc_conv_bind(&v->dec_conv_out, ws, "decoder.conv_out", c->out_channels, c->block_out[0], 3, err);
 }
 
-kc_status kc_vae_create(const kc_vae_config *cfg, kc_weights *ws, kc_vae **out, kc_err *err) {
+kc_status kc_vae_create(const kc_vae_config *cfg, kc_weights *ws, const kc_exec *pack_ex, kc_vae **out, kc_err *err) {
     *out = NULL;
     kc_vae *v = calloc(1, sizeof *v);
     if (!v) {
@@ -383,7 +384,12 @@ kc_status kc_vae_create(const kc_vae_config *cfg, kc_weights *ws, kc_vae **out, 
     }
     v->cfg = *cfg;
     v->ws = ws;
-    kc_status s = bind_all(v, err);
+    kc_status s = KC_OK;
+    if (pack_ex) {
+        kc_prepack_opts po = {pack_ex, NULL}; /* every VAE matrix sees a whole image's pixels */
+        s = kc_weights_prepare(ws, kc_op_prepack_named, &po, &v->packed_bytes, err);
+    }
+    if (!s) s = bind_all(v, err);
     if (s) {
         kc_vae_free(v);
         return s;
@@ -398,7 +404,10 @@ void kc_vae_free(kc_vae *v) {
     free(v);
 }
 
-kc_status kc_vae_load(const char *dir, const char *variant, kc_vae **out, int *used_variant, kc_err *err) {
+size_t kc_vae_packed_bytes(const kc_vae *v) { return v->packed_bytes; }
+
+kc_status kc_vae_load(const char *dir, const char *variant, const kc_exec *pack_ex, kc_vae **out, int *used_variant,
+                      kc_err *err) {
     char path[4200];
     kc_vae_config cfg;
     *out = NULL;
@@ -408,7 +417,7 @@ kc_status kc_vae_load(const char *dir, const char *variant, kc_vae **out, int *u
     static const char *const bases[1] = {"diffusion_pytorch_model"};
     kc_weights *ws = NULL;
     if ((s = kc_weights_open_dir(dir, bases, 1, variant, &ws, used_variant, err))) return s;
-    s = kc_vae_create(&cfg, ws, out, err);
+    s = kc_vae_create(&cfg, ws, pack_ex, out, err);
     if (s) kc_err_prepend(err, "vae (%s)", dir);
     return s;
 }

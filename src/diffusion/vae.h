@@ -84,11 +84,17 @@ double kc_vae_encode_flops(const kc_vae_config *cfg, int64_t N, int64_t H, int64
 
 typedef struct kc_vae kc_vae;
 
-/* Opens vae_dir: config.json + diffusion_pytorch_model[.<variant>].safetensors. */
-kc_status kc_vae_load(const char *vae_dir, const char *variant, kc_vae **out, int *used_variant, kc_err *err);
+/* Opens vae_dir: config.json + diffusion_pytorch_model[.<variant>].safetensors. pack_ex: see
+ * kc_vae_create. */
+kc_status kc_vae_load(const char *vae_dir, const char *variant, const kc_exec *pack_ex, kc_vae **out, int *used_variant,
+                      kc_err *err);
 /* Binds a model over an existing store (takes ownership of ws, also on failure). Accepts both
- * attention spellings. */
-kc_status kc_vae_create(const kc_vae_config *cfg, kc_weights *ws, kc_vae **out, kc_err *err);
+ * attention spellings. With pack_ex (NULL: none) the convolution and attention weights are
+ * first prepacked for its bf16 GEMM, as kc_unet_create does (a 1024^2 decode otherwise packs
+ * each conv weight once per row chunk: ~4 times). */
+kc_status kc_vae_create(const kc_vae_config *cfg, kc_weights *ws, const kc_exec *pack_ex, kc_vae **out, kc_err *err);
+/* Bytes of prepacked weights (0 without). */
+size_t kc_vae_packed_bytes(const kc_vae *v);
 void kc_vae_free(kc_vae *v);
 const kc_vae_config *kc_vae_get_config(const kc_vae *v);
 const kc_weights *kc_vae_weights(const kc_vae *v);

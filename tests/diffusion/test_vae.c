@@ -118,7 +118,7 @@ static kc_vae *load_tiny(const char *layout) {
     kc_vae *v = NULL;
     kc_err err = {0};
     int used = -1;
-    KC_CHECK(kc_vae_load(dir, NULL, &v, &used, &err) == KC_OK, "load %s: %s", dir, err.msg);
+    KC_CHECK(kc_vae_load(dir, NULL, NULL, &v, &used, &err) == KC_OK, "load %s: %s", dir, err.msg);
     return v;
 }
 
@@ -242,7 +242,7 @@ static void test_old_attention_names(void) {
     kc_st_close(&st);
 
     kc_vae *v = NULL;
-    KC_CHECK(kc_vae_load(dir, NULL, &v, NULL, &err) == KC_OK, "load old-style names: %s", err.msg);
+    KC_CHECK(kc_vae_load(dir, NULL, NULL, &v, NULL, &err) == KC_OK, "load old-style names: %s", err.msg);
     if (!v) return;
     KC_CHECK(kc_vae_uses_old_attn_names(kc_vae_weights(v)), "old names detected");
     kc_expected_list l = {0};
@@ -287,7 +287,7 @@ static void test_fp16_variant(void) {
     KC_CHECK(kc_st_write(path, items, (int)st.n, &err) == KC_OK, "write %s: %s", path, err.msg);
     kc_vae *v = NULL;
     int used = 0;
-    KC_CHECK(kc_vae_load(dir, "fp16", &v, &used, &err) == KC_OK && used == 1, "load fp16 variant: %s", err.msg);
+    KC_CHECK(kc_vae_load(dir, "fp16", NULL, &v, &used, &err) == KC_OK && used == 1, "load fp16 variant: %s", err.msg);
     if (v) {
         kc_safetensors gs;
         if (kc_st_open(&gs, kc_test_data("goldens/tiny-kolors-a/vae.safetensors"), &err) == KC_OK) {
@@ -313,7 +313,7 @@ static void test_fp16_variant(void) {
         snprintf(path, sizeof path, "%s/diffusion_pytorch_model.fp16.safetensors", dir);
         KC_CHECK(kc_st_write(path, items, (int)st.n, &err) == KC_OK, "rewrite: %s", err.msg);
         v = NULL;
-        KC_CHECK(kc_vae_load(dir, "fp16", &v, NULL, &err) == KC_OK, "load: %s", err.msg);
+        KC_CHECK(kc_vae_load(dir, "fp16", NULL, &v, NULL, &err) == KC_OK, "load: %s", err.msg);
         if (v) {
             float lat[4 * 8 * 8], img[3 * 64 * 64];
             kc_fill_random(lat, 4 * 8 * 8, 9, 1.0f);
@@ -680,7 +680,7 @@ static void test_errors(void) {
     KC_CHECK(kc_weights_open_dir(kc_test_data("models/tiny-kolors-a/vae"), bases, 1, NULL, &ws, NULL, &e3) == KC_OK,
              "open weights: %s", e3.msg);
     kc_vae *v2 = NULL;
-    KC_CHECK(kc_vae_create(&wrong, ws, &v2, &e3) == KC_ERR_SHAPE && strstr(e3.msg, "encoder.conv_in.weight"),
+    KC_CHECK(kc_vae_create(&wrong, ws, NULL, &v2, &e3) == KC_ERR_SHAPE && strstr(e3.msg, "encoder.conv_in.weight"),
              "shape mismatch names the tensor: %s", e3.msg);
     kc_vae_free(v);
 }
