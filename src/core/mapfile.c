@@ -59,6 +59,22 @@ void kc_map_release(const void *p, size_t n) {
     if (e > a) (void)madvise((void *)a, e - a, MADV_DONTNEED); /* advice only: failure changes nothing */
 }
 
+#define MAP_HDR 64 /* bytes before the returned pointer: the mapping's size */
+
+void *kc_map_alloc(size_t n) {
+    if (n > SIZE_MAX - MAP_HDR) return NULL;
+    void *p = mmap(NULL, n + MAP_HDR, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return NULL;
+    *(size_t *)p = n + MAP_HDR;
+    return (unsigned char *)p + MAP_HDR;
+}
+
+void kc_map_free(void *p) {
+    if (!p) return;
+    unsigned char *b = (unsigned char *)p - MAP_HDR;
+    munmap(b, *(size_t *)(void *)b);
+}
+
 kc_status kc_read_file(const char *path, size_t max_bytes, char **out, size_t *out_len, kc_err *err) {
     *out = NULL;
     FILE *f = fopen(path, "rb");

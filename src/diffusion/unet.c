@@ -165,7 +165,7 @@ kc_status kc_unet_create(const kc_unet_config *cfg, kc_weights *ws, const kc_exe
     kc_status s = KC_OK;
     if (pack_ex) {
         kc_prepack_opts po = {pack_ex, few_row_layers};
-        s = kc_weights_prepare(ws, kc_op_prepack_named, &po, &u->packed_bytes, err);
+        s = kc_weights_prepare(ws, kc_op_prepack_named, kc_op_prepack_free, &po, &u->packed_bytes, err);
     }
     if (!s) s = bind_all(u, err);
     if (s) {

@@ -387,7 +387,7 @@ kc_status kc_vae_create(const kc_vae_config *cfg, kc_weights *ws, const kc_exec 
     kc_status s = KC_OK;
     if (pack_ex) {
         kc_prepack_opts po = {pack_ex, NULL}; /* every VAE matrix sees a whole image's pixels */
-        s = kc_weights_prepare(ws, kc_op_prepack_named, &po, &v->packed_bytes, err);
+        s = kc_weights_prepare(ws, kc_op_prepack_named, kc_op_prepack_free, &po, &v->packed_bytes, err);
     }
     if (!s) s = bind_all(v, err);
     if (s) {

@@ -27,7 +27,7 @@ struct kc_weights {
     char **files;
     uint64_t *file_sizes;
     int nfiles;
-    struct { const unsigned char *p; uint64_t n; } *maps; /* ranges whose pages can be released */
+    struct { const unsigned char *p; uint64_t n; int file; } *maps; /* ranges whose pages can be released */
     int nmaps;
 };
 
@@ -49,15 +49,20 @@ void kc_weights_free(kc_weights *ws) {
     free(ws);
 }
 
-kc_status kc_weights_add_releasable(kc_weights *ws, const void *p, uint64_t n, kc_err *err) {
+static kc_status add_range(kc_weights *ws, const void *p, uint64_t n, int file, kc_err *err) {
     if (!p || !n) return KC_OK;
     void *nm = realloc(ws->maps, (size_t)(ws->nmaps + 1) * sizeof *ws->maps);
     if (!nm) return kc_fail(err, KC_ERR_NOMEM, "out of memory");
     ws->maps = nm;
     ws->maps[ws->nmaps].p = p;
     ws->maps[ws->nmaps].n = n;
+    ws->maps[ws->nmaps].file = file;
     ws->nmaps++;
     return KC_OK;
+}
+
+kc_status kc_weights_add_releasable(kc_weights *ws, const void *p, uint64_t n, kc_err *err) {
+    return add_range(ws, p, n, 0, err);
 }
 
 static int in_map(const kc_weights *ws, const void *p, uint64_t n) {
@@ -67,13 +72,24 @@ static int in_map(const kc_weights *ws, const void *p, uint64_t n) {
     return 0;
 }
 
+static int in_file_map(const kc_weights *ws, const kc_tensor *t) {
+    const unsigned char *b = t->data;
+    const uint64_t n = (uint64_t)kc_tensor_nbytes(t);
+    for (int i = 0; i < ws->nmaps; i++)
+        if (ws->maps[i].file && b >= ws->maps[i].p && n <= ws->maps[i].n && (uint64_t)(b - ws->maps[i].p) <= ws->maps[i].n - n)
+            return 1;
+    return 0;
+}
+
 void kc_weights_release(const kc_weights *ws, const kc_tensor *t) {
     const uint64_t nb = (uint64_t)kc_tensor_nbytes(t);
     if (t->data && in_map(ws, t->data, nb)) kc_map_release(t->data, (size_t)nb);
 }
 
-kc_status kc_weights_prepare(kc_weights *ws, kc_weights_prepare_fn fn, void *user, size_t *total, kc_err *err) {
+kc_status kc_weights_prepare(kc_weights *ws, kc_weights_prepare_fn fn, void (*free_fn)(void *), void *user, size_t *total,
+                             kc_err *err) {
     if (total) *total = 0;
+    int packed = 0;
     for (int64_t i = 0; i < ws->n; i++) {
         kc_tensor *t = &ws->e[i].t;
         void *owned = NULL;
@@ -84,10 +100,38 @@ kc_status kc_weights_prepare(kc_weights *ws, kc_weights_prepare_fn fn, void *use
             return s;
         }
         if (!owned) continue;
-        if ((s = kc_weights_add_source(ws, owned, free, err))) return s;
+        if ((s = kc_weights_add_source(ws, owned, free_fn, err))) return s;
         if (total) *total += bytes;
         kc_weights_release(ws, t);
+        packed = 1;
     }
+    if (!packed) return KC_OK;
+    /* Then copy the file-mapped tensors that got no packed copy (norms, biases, few-row layers:
+     * ~55 MB of the U-Net) to memory of their own and release the files' mappings whole.
+     * Reading those small tensors from the file later would map the large folios around them
+     * (2 MiB where the file system uses them), which put ~390 MB of released neighbours back
+     * into the resident set during a full-size U-Net forward. */
+    size_t rest = 0;
+    for (int64_t i = 0; i < ws->n; i++) {
+        const kc_tensor *t = &ws->e[i].t;
+        if (!t->pack && t->data && in_file_map(ws, t)) rest += ((size_t)kc_tensor_nbytes(t) + 63) & ~(size_t)63;
+    }
+    if (rest) {
+        unsigned char *copy = kc_map_alloc(rest);
+        if (!copy) return kc_fail(err, KC_ERR_NOMEM, "out of memory copying %zu bytes of small tensors", rest);
+        kc_status s = kc_weights_add_source(ws, copy, kc_map_free, err);
+        if (s) return s;
+        for (int64_t i = 0; i < ws->n; i++) {
+            kc_tensor *t = &ws->e[i].t;
+            if (t->pack || !t->data || !in_file_map(ws, t)) continue;
+            const size_t nb = (size_t)kc_tensor_nbytes(t);
+            memcpy(copy, t->data, nb);
+            t->data = copy;
+            copy += (nb + 63) & ~(size_t)63;
+        }
+    }
+    for (int i = 0; i < ws->nmaps; i++)
+        if (ws->maps[i].file) kc_map_release(ws->maps[i].p, (size_t)ws->maps[i].n);
     return KC_OK;
 }
 
@@ -171,7 +215,7 @@ static kc_status add_safetensors(kc_weights *ws, const char *path, kc_err *err) 
     }
     s = kc_weights_add_source(ws, st, st_close, err);
     if (s) return s;
-    if ((s = kc_weights_add_releasable(ws, st->map.data, st->map.size, err))) return s;
+    if ((s = add_range(ws, st->map.data, st->map.size, 1, err))) return s;
     const char *f = intern_file(ws, path, st->map.size);
     if (!f) return kc_fail(err, KC_ERR_NOMEM, "out of memory");
     for (int64_t i = 0; i < st->n; i++) {
@@ -198,7 +242,7 @@ static kc_status add_torchzip(kc_weights *ws, const char *path, kc_err *err) {
     if (s) return s;
     uint64_t mn = 0;
     const void *mp = kc_torchzip_map(tz, &mn);
-    if ((s = kc_weights_add_releasable(ws, mp, mn, err))) return s;
+    if ((s = add_range(ws, mp, mn, 1, err))) return s;
     const char *f = intern_file(ws, path, kc_torchzip_file_size(tz));
     if (!f) return kc_fail(err, KC_ERR_NOMEM, "out of memory");
     for (int64_t i = 0; i < kc_torchzip_count(tz); i++) {

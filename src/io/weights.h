@@ -60,18 +60,21 @@ const char *kc_weights_file(const kc_weights *ws, int i);
 uint64_t kc_weights_file_size(const kc_weights *ws, int i);
 
 /* Lets fn prepare each tensor once for the kernels (e.g. kc_op_prepack): fn may set t->pack and
- * return the buffer it allocated in *owned (the store frees it with the weights) and its size
+ * return the buffer it allocated in *owned (the store frees it with free_fn, with the weights) and its size
  * in *bytes. When a tensor got a copy and its data lies in one of the store's file mappings
  * (or a range marked with kc_weights_add_releasable), its whole pages are released
  * (kc_map_release): the copy takes their place in memory, and any later read of the original
- * faults them in again from the file. Tensors bound after this
- * call carry the copy. *total: bytes of all copies. */
+ * faults them in again from the file. When any tensor got a copy, the file-mapped tensors that
+ * did not are copied to memory of their own and the files' mappings are released whole (nothing
+ * reads the files afterwards). Tensors bound after this call carry the copies. *total: bytes
+ * of the packed copies. */
 /* Releases the whole pages of t's data when they lie in one of the store's file mappings or
  * releasable ranges (kc_map_release): for a caller that keeps its own prepared copy of t. */
 void kc_weights_release(const kc_weights *ws, const kc_tensor *t);
 typedef kc_status (*kc_weights_prepare_fn)(void *user, const char *name, kc_tensor *t, void **owned, size_t *bytes,
                                            kc_err *err);
-kc_status kc_weights_prepare(kc_weights *ws, kc_weights_prepare_fn fn, void *user, size_t *total, kc_err *err);
+kc_status kc_weights_prepare(kc_weights *ws, kc_weights_prepare_fn fn, void (*free_fn)(void *), void *user, size_t *total,
+                             kc_err *err);
 
 /* Binds `name` (prefix + name when prefix != NULL) to *out, checking that it exists, has a float
  * dtype (F32/F16/BF16) and exactly the expected shape. */

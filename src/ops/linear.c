@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/checked.h"
+#include "core/mapfile.h"
 #include "core/threads.h"
 #include "kernels/kernels.h"
 #include "ops/ops.h"
@@ -264,14 +265,14 @@ kc_status kc_op_prepack(const kc_exec *ex, kc_tensor *w, void **owned, size_t *b
     const int64_t N = w->shape[0], K = kc_tensor_numel(w) / (N > 0 ? N : 1), taps = w->ndim == 4 ? w->shape[2] * w->shape[3] : 1;
     if (N <= 0 || K <= 0) return KC_OK;
     const size_t n = kt->gemm_bf16_wpack_bytes(N, K), es = kc_dtype_size(w->dtype);
-    void *dst = NULL;
-    if (posix_memalign(&dst, 64, n ? n : 64)) return kc_fail(err, KC_ERR_NOMEM, "prepack: cannot allocate %zu bytes", n);
+    void *dst = kc_map_alloc(n ? n : 64); /* 64-byte aligned; kc_op_prepack_free returns it to the system */
+    if (!dst) return kc_fail(err, KC_ERR_NOMEM, "prepack: cannot allocate %zu bytes", n);
     /* A convolution's GEMM reads W as [Cout, kh, kw, Cin] (see kc_op_conv2d): reorder first. */
     void *tmp = NULL;
     const void *src = w->data;
     if (taps > 1) {
         if (!(tmp = malloc((size_t)N * (size_t)K * es))) {
-            free(dst);
+            kc_map_free(dst);
             return kc_fail(err, KC_ERR_NOMEM, "prepack: cannot allocate the reordered weight");
         }
         reorder_conv_weight(ex, tmp, w->data, N, K / taps, taps, es);
@@ -300,6 +301,8 @@ kc_status kc_op_prepack_named(void *user, const char *name, kc_tensor *t, void *
         if (strstr(name, *k)) return KC_OK;
     return kc_op_prepack(o->ex, t, owned, bytes, err);
 }
+
+void kc_op_prepack_free(void *owned) { kc_map_free(owned); }
 
 kc_tensor kc_op_rows_view(const kc_tensor *t, int64_t r0, int64_t n) {
     kc_tensor v = *t;

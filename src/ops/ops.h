@@ -55,10 +55,14 @@ kc_status kc_op_conv2d(const kc_exec *ex, const float *x, int64_t N, int64_t H, 
 /* Prepares a weight for this run's bf16 GEMM once (what the GEMM otherwise converts and lays
  * out on every call): when ex runs bf16 products on a table that supports it and w is a matrix
  * [N, K] or a convolution weight [Cout, Cin, kh, kw], allocates the packed copy, sets w->pack /
- * w->pack_for and returns the buffer in *owned (the caller frees it after the last use of w)
+ * w->pack_for and returns the buffer in *owned (the caller frees it with kc_op_prepack_free
+ * after the last use of w)
  * and its size in *bytes. Otherwise leaves w alone with *owned = NULL. Linear and conv2d use a
  * pack only with the table and precision it was made for; results are bit-identical. */
 kc_status kc_op_prepack(const kc_exec *ex, kc_tensor *w, void **owned, size_t *bytes, kc_err *err);
+/* Frees a buffer kc_op_prepack returned (its own mapping: the memory goes back to the system
+ * at once, so releasing a component lowers the resident size). */
+void kc_op_prepack_free(void *owned);
 /* kc_op_prepack for a whole weight store (the kc_weights_prepare callback; user is a
  * kc_prepack_opts): every matrix and convolution weight except those whose name contains one
  * of `skip` (NULL-terminated, may be NULL): layers that only ever see a few rows, whose GEMM

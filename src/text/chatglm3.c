@@ -252,7 +252,7 @@ void kc_chatglm_free(kc_chatglm *g) {
     if (!g) return;
     free(g->layer);
     g->layer = NULL;
-    for (int i = 0; i < g->npacks; i++) free(g->packs[i]);
+    for (int i = 0; i < g->npacks; i++) kc_op_prepack_free(g->packs[i]);
     free(g->packs);
     g->packs = NULL;
     g->npacks = 0;

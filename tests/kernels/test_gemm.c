@@ -105,7 +105,7 @@ static void check_prepacked(const kc_kernels *kt, const gemm_call *c, const kc_t
     n_prepacked++;
     free(y);
     free(y2);
-    free(own);
+    kc_op_prepack_free(own);
 }
 
 static void test_linear(int64_t M, int64_t N, int64_t K, kc_dtype dt, int accumulate, uint64_t seed) {
@@ -230,7 +230,7 @@ static void test_rows_view(void) {
                      "%s: rows [%lld, +%lld) of a prepacked weight differ from the same rows unpacked", tabs[t]->name,
                      (long long)views[v][0], (long long)views[v][1]);
         }
-        free(own);
+        kc_op_prepack_free(own);
     }
     free(blk);
     free(x); free(wf); free(y); free(yp);
