@@ -2,6 +2,7 @@
 #include "diffusion/nn.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 kc_status kc_layer_bind(kc_layer *l, const kc_weights *ws, const char *prefix, int ndim, const int64_t *shape,
@@ -172,5 +173,49 @@ kc_status kc_upsample_forward(const kc_exec *ex, const kc_upsample *u, const flo
     kc_op_upsample_nearest(ex, t, x, N, H, W, u->C, Ho, Wo);
     kc_status s = kc_conv_same(ex, &u->conv, t, N, Ho, Wo, u->C, y, 0, scratch, err);
     kc_arena_rewind(scratch, mark);
+    return s;
+}
+
+typedef struct {
+    kc_prepack_opts po;
+    const kc_expected **sorted; /* by name */
+    int64_t n;
+} expected_filter;
+
+static int cmp_expected(const void *a, const void *b) {
+    return strcmp((*(const kc_expected *const *)a)->name, (*(const kc_expected *const *)b)->name);
+}
+
+/* 1 when the config expects `name` with exactly t's shape. */
+static int is_expected(void *user, const char *name, const kc_tensor *t) {
+    const expected_filter *f = user;
+    const kc_expected key = {.name = (char *)name}, *kp = &key;
+    const kc_expected *const *hit = bsearch(&kp, f->sorted, (size_t)f->n, sizeof *f->sorted, cmp_expected);
+    if (!hit || (*hit)->ndim != t->ndim) return 0;
+    for (int d = 0; d < t->ndim; d++)
+        if ((*hit)->shape[d] != t->shape[d]) return 0;
+    return 1;
+}
+
+static kc_status prepack_if_expected(void *user, const char *name, kc_tensor *t, void **owned, size_t *bytes,
+                                     kc_err *err) {
+    const expected_filter *f = user;
+    *owned = NULL;
+    *bytes = 0;
+    if (!is_expected(user, name, t)) return KC_OK;
+    return kc_op_prepack_named((void *)&f->po, name, t, owned, bytes, err);
+}
+
+kc_status kc_nn_prepack_expected(kc_weights *ws, const kc_exec *ex, const kc_expected_list *exp, const char *const *skip,
+                                 size_t *bytes, kc_err *err) {
+    expected_filter f = {{ex, skip}, malloc((size_t)(exp->n ? exp->n : 1) * sizeof *f.sorted), exp->n};
+    if (!f.sorted) return kc_fail(err, KC_ERR_NOMEM, "out of memory");
+    for (int64_t i = 0; i < exp->n; i++) f.sorted[i] = &exp->v[i];
+    qsort(f.sorted, (size_t)f.n, sizeof *f.sorted, cmp_expected);
+    size_t packed = 0;
+    kc_status s = kc_weights_prepare(ws, prepack_if_expected, kc_op_prepack_free, &f, &packed, err);
+    if (!s && packed) s = kc_weights_detach_files(ws, is_expected, &f, err);
+    if (bytes) *bytes = packed;
+    free(f.sorted);
     return s;
 }

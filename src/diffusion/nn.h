@@ -8,6 +8,7 @@
 #include "core/arena.h"
 #include "core/status.h"
 #include "core/tensor.h"
+#include "io/arch.h"
 #include "io/weights.h"
 #include "ops/ops.h"
 
@@ -24,6 +25,13 @@ kc_status kc_conv_bind(kc_layer *l, const kc_weights *ws, const char *prefix, in
                        kc_err *err);
 kc_status kc_linear_bind(kc_layer *l, const kc_weights *ws, const char *prefix, int64_t out, int64_t in, int has_bias,
                          kc_err *err);
+/* Prepacks the store's GEMM weights for ex (kc_weights_prepare + kc_op_prepack_named with
+ * `skip`), but only tensors the config expects (`exp`), with exactly the expected shape: an
+ * extra tensor (EMA or adapter weights left in a checkpoint) is never copied, and a misshapen
+ * one is left for the bind that follows to report. *bytes: size of the packed copies. */
+kc_status kc_nn_prepack_expected(kc_weights *ws, const kc_exec *ex, const kc_expected_list *exp, const char *const *skip,
+                                 size_t *bytes, kc_err *err);
+
 /* GroupNorm/LayerNorm affine: "<prefix>.weight", "<prefix>.bias" of [C]. */
 typedef struct {
     kc_tensor weight, bias;

@@ -164,8 +164,10 @@ kc_status kc_unet_create(const kc_unet_config *cfg, kc_weights *ws, const kc_exe
     u->ws = ws;
     kc_status s = KC_OK;
     if (pack_ex) {
-        kc_prepack_opts po = {pack_ex, few_row_layers};
-        s = kc_weights_prepare(ws, kc_op_prepack_named, kc_op_prepack_free, &po, &u->packed_bytes, err);
+        kc_expected_list exp = {0};
+        s = kc_unet_expected(cfg, &exp, err);
+        if (!s) s = kc_nn_prepack_expected(ws, pack_ex, &exp, few_row_layers, &u->packed_bytes, err);
+        kc_expected_free(&exp);
     }
     if (!s) s = bind_all(u, err);
     if (s) {

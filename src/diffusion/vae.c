@@ -385,9 +385,11 @@ kc_status kc_vae_create(const kc_vae_config *cfg, kc_weights *ws, const kc_exec 
     v->cfg = *cfg;
     v->ws = ws;
     kc_status s = KC_OK;
-    if (pack_ex) {
-        kc_prepack_opts po = {pack_ex, NULL}; /* every VAE matrix sees a whole image's pixels */
-        s = kc_weights_prepare(ws, kc_op_prepack_named, kc_op_prepack_free, &po, &v->packed_bytes, err);
+    if (pack_ex) { /* every VAE matrix sees a whole image's pixels: nothing skipped */
+        kc_expected_list exp = {0};
+        s = kc_vae_expected(cfg, kc_vae_uses_old_attn_names(ws), &exp, err);
+        if (!s) s = kc_nn_prepack_expected(ws, pack_ex, &exp, NULL, &v->packed_bytes, err);
+        kc_expected_free(&exp);
     }
     if (!s) s = bind_all(v, err);
     if (s) {

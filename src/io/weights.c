@@ -89,7 +89,6 @@ void kc_weights_release(const kc_weights *ws, const kc_tensor *t) {
 kc_status kc_weights_prepare(kc_weights *ws, kc_weights_prepare_fn fn, void (*free_fn)(void *), void *user, size_t *total,
                              kc_err *err) {
     if (total) *total = 0;
-    int packed = 0;
     for (int64_t i = 0; i < ws->n; i++) {
         kc_tensor *t = &ws->e[i].t;
         void *owned = NULL;
@@ -103,18 +102,22 @@ kc_status kc_weights_prepare(kc_weights *ws, kc_weights_prepare_fn fn, void (*fr
         if ((s = kc_weights_add_source(ws, owned, free_fn, err))) return s;
         if (total) *total += bytes;
         kc_weights_release(ws, t);
-        packed = 1;
     }
-    if (!packed) return KC_OK;
-    /* Then copy the file-mapped tensors that got no packed copy (norms, biases, few-row layers:
-     * ~55 MB of the U-Net) to memory of their own and release the files' mappings whole.
-     * Reading those small tensors from the file later would map the large folios around them
-     * (2 MiB where the file system uses them), which put ~390 MB of released neighbours back
-     * into the resident set during a full-size U-Net forward. */
+    return KC_OK;
+}
+
+kc_status kc_weights_detach_files(kc_weights *ws, int (*keep)(void *user, const char *name, const kc_tensor *t), void *user,
+                                  kc_err *err) {
+    /* Copy the kept file-mapped tensors that have no packed copy (norms, biases, few-row
+     * layers: ~55 MB of the U-Net) to memory of their own, then release the files' mappings
+     * whole. Reading those small tensors from the file later would map the large folios around
+     * them (2 MiB where the file system uses them), which put ~390 MB of released neighbours
+     * back into the resident set during a full-size U-Net forward. */
     size_t rest = 0;
     for (int64_t i = 0; i < ws->n; i++) {
         const kc_tensor *t = &ws->e[i].t;
-        if (!t->pack && t->data && in_file_map(ws, t)) rest += ((size_t)kc_tensor_nbytes(t) + 63) & ~(size_t)63;
+        if (!t->pack && t->data && in_file_map(ws, t) && keep(user, ws->e[i].name, t))
+            rest += ((size_t)kc_tensor_nbytes(t) + 63) & ~(size_t)63;
     }
     if (rest) {
         unsigned char *copy = kc_map_alloc(rest);
@@ -123,7 +126,7 @@ kc_status kc_weights_prepare(kc_weights *ws, kc_weights_prepare_fn fn, void (*fr
         if (s) return s;
         for (int64_t i = 0; i < ws->n; i++) {
             kc_tensor *t = &ws->e[i].t;
-            if (t->pack || !t->data || !in_file_map(ws, t)) continue;
+            if (t->pack || !t->data || !in_file_map(ws, t) || !keep(user, ws->e[i].name, t)) continue;
             const size_t nb = (size_t)kc_tensor_nbytes(t);
             memcpy(copy, t->data, nb);
             t->data = copy;

@@ -64,10 +64,8 @@ uint64_t kc_weights_file_size(const kc_weights *ws, int i);
  * in *bytes. When a tensor got a copy and its data lies in one of the store's file mappings
  * (or a range marked with kc_weights_add_releasable), its whole pages are released
  * (kc_map_release): the copy takes their place in memory, and any later read of the original
- * faults them in again from the file. When any tensor got a copy, the file-mapped tensors that
- * did not are copied to memory of their own and the files' mappings are released whole (nothing
- * reads the files afterwards). Tensors bound after this call carry the copies. *total: bytes
- * of the packed copies. */
+ * faults them in again from the file. Tensors bound after this call carry the copies. *total:
+ * bytes of the packed copies. */
 /* Releases the whole pages of t's data when they lie in one of the store's file mappings or
  * releasable ranges (kc_map_release): for a caller that keeps its own prepared copy of t. */
 void kc_weights_release(const kc_weights *ws, const kc_tensor *t);
@@ -75,6 +73,12 @@ typedef kc_status (*kc_weights_prepare_fn)(void *user, const char *name, kc_tens
                                            kc_err *err);
 kc_status kc_weights_prepare(kc_weights *ws, kc_weights_prepare_fn fn, void (*free_fn)(void *), void *user, size_t *total,
                              kc_err *err);
+/* After kc_weights_prepare: copies the file-mapped tensors without a packed copy for which
+ * keep() returns 1 (those the model reads) to memory of their own and releases the store's file
+ * mappings whole, so running the model reads the files no more. Other tensors stay valid: a
+ * read faults their pages in again from the file. */
+kc_status kc_weights_detach_files(kc_weights *ws, int (*keep)(void *user, const char *name, const kc_tensor *t), void *user,
+                                  kc_err *err);
 
 /* Binds `name` (prefix + name when prefix != NULL) to *out, checking that it exists, has a float
  * dtype (F32/F16/BF16) and exactly the expected shape. */

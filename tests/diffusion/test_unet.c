@@ -10,6 +10,7 @@
 
 #include "diffusion/unet.h"
 #include "harness.h"
+#include "kernels/kernels.h"
 #include "io/json.h"
 
 /* The task's bound for a single fp32 component (testdata README §6: upstream fp32 vs fp64 is
@@ -339,6 +340,41 @@ static kc_weights *clone_store(const kc_weights *src, int conv_proj, const kc_te
     return ws;
 }
 
+/* Prepacking for the bf16 GEMM (kc_unet_create with an exec) converts only the tensors the config
+ * expects: an extra tensor in the checkpoint (EMA or adapter leftovers) adds nothing to the packed
+ * size. (That packed weights give the unpacked results bit for bit is test_gemm's.) */
+static void test_prepack_expected_only(void) {
+    kc_exec ex;
+    kc_exec_init(&ex, 2, KC_PREC_BF16);
+    if (!ex.k->gemm_bf16_wpack) {
+        printf("  prepack: not checked (the %s table does not prepack; needs AVX512-BF16)\n", ex.k->name);
+        return;
+    }
+    kc_err err = {0};
+    kc_unet *base = NULL, *p1 = NULL, *p2 = NULL;
+    KC_CHECK(kc_unet_load(kc_test_data(MODEL), NULL, NULL, &base, NULL, &err) == KC_OK, "%s", err.msg);
+    if (!base) return;
+    kc_unet_config cfg = *kc_unet_get_config(base);
+    KC_CHECK(kc_unet_create(&cfg, clone_store(kc_unet_weights(base), 0, NULL), &ex, &p1, &err) == KC_OK, "%s", err.msg);
+    kc_weights *ws = clone_store(kc_unet_weights(base), 0, NULL);
+    const kc_weight_entry *big = kc_weights_find(ws, "down_blocks.1.attentions.0.transformer_blocks.0.ff.net.0.proj.weight");
+    KC_CHECK(big != NULL, "tiny model has the FF projection");
+    if (big) {
+        kc_tensor extra = big->t; /* same data under a name no config expects */
+        KC_CHECK(kc_weights_add_entry(ws, "ema.down_blocks.1.ff.weight", &extra, "(test)", &err) == KC_OK, "%s", err.msg);
+    }
+    KC_CHECK(kc_unet_create(&cfg, ws, &ex, &p2, &err) == KC_OK, "%s", err.msg);
+    if (p1 && p2) {
+        printf("  prepacked: %zu bytes; with an extra tensor in the store: %zu bytes\n", kc_unet_packed_bytes(p1),
+               kc_unet_packed_bytes(p2));
+        KC_CHECK(kc_unet_packed_bytes(p1) > 0 && kc_unet_packed_bytes(p2) == kc_unet_packed_bytes(p1),
+                 "an unexpected tensor must not be prepacked");
+    }
+    kc_unet_free(p1);
+    kc_unet_free(p2);
+    kc_unet_free(base);
+}
+
 /* Runs case c0 of the goldens through u with `extra` input channels appended to the sample
  * (random values); returns the noise prediction (malloc'd). */
 static float *run_c0(const kc_unet *u, int extra) {
@@ -504,5 +540,6 @@ int main(void) {
         printf("  (fp16 variant not in this testdata: %s; that part is skipped)\n", f16);
     }
     test_odd_sizes();
+    test_prepack_expected_only();
     return kc_test_finish();
 }
