@@ -27,17 +27,32 @@ static inline void f32_to_bf16(const float *src, int64_t n, uint16_t *dst) {
     }
 }
 
+/* kc_gemm_a_row for a convolution, rounding each tap's run of channels to bf16 straight from
+ * the image (an fp32 row copy first cost 4.4 % of a 1024^2 VAE decode in memmove alone). */
+static void conv_row_bf16(const kc_gemm_args *g, int64_t m, int64_t k0, int64_t kc, uint16_t *dst) {
+    const int64_t Cin = g->conv.Cin, hw = g->conv.Ho * g->conv.Wo;
+    const int64_t n = m / hw, p = m - n * hw, oy = p / g->conv.Wo, ox = p - oy * g->conv.Wo;
+    const int64_t iy0 = oy * g->conv.stride - g->conv.pad_t, ix0 = ox * g->conv.stride - g->conv.pad_l;
+    for (int64_t k = k0, end = k0 + kc; k < end;) {
+        const int64_t tap = k / Cin, ci = k - tap * Cin, run = Cin - ci < end - k ? Cin - ci : end - k;
+        const int64_t ky = tap / g->conv.kw, kx = tap - ky * g->conv.kw, iy = iy0 + ky, ix = ix0 + kx;
+        if (iy >= 0 && iy < g->conv.H && ix >= 0 && ix < g->conv.W)
+            f32_to_bf16(g->x + ((n * g->conv.H + iy) * g->conv.W + ix) * Cin + ci, run, dst);
+        else
+            memset(dst, 0, (size_t)run * sizeof(uint16_t));
+        dst += run;
+        k += run;
+    }
+}
+
 static void pack_a(const kc_gemm_args *g, int64_t m, int rows, int64_t k0, int64_t kc, void *dst) {
-    float row[KC];
     uint16_t *d = dst;
     for (int r = 0; r < MR; r++, d += KC) {
         if (r < rows) {
-            if (g->conv.Cin == 0) { /* linear: convert straight from x */
+            if (g->conv.Cin == 0) /* linear: convert straight from x */
                 f32_to_bf16(g->x + (m + r) * g->ldx + k0, kc, d);
-            } else {
-                kc_gemm_a_row(g, m + r, k0, kc, row);
-                f32_to_bf16(row, kc, d);
-            }
+            else
+                conv_row_bf16(g, m + r, k0, kc, d);
             if (kc & 1) d[kc] = 0; /* odd K block: zero pair member */
         } else {
             memset(d, 0, (size_t)(kc + 1) * 2);
