@@ -102,9 +102,9 @@ static kc_status run_gemm(const kc_exec *ex, const kc_gemm_args *g_in, const kc_
     const size_t bias_bytes = b ? ((size_t)g->N * sizeof(float) + 63) & ~(size_t)63 : 0;
     /* A linear layer's A is otherwise rounded to bf16 again for every column tile (27 times
      * for ChatGLM's 4096 -> 27392 projection): with three or more column tiles, round it once
-     * here (kept for the next call; skipped above KC_XBF_MAX). */
-    /* Row stride: K rounded up to even, plus one cache line when that would be a multiple of
-     * 1 KiB (K = 4096: the micro-kernel's 12 rows 8 KiB apart would all fall in one L1 set). */
+     * here (kept for the next call; skipped above KC_XBF_MAX). Row stride: K rounded up to
+     * even, plus one cache line when that would be a multiple of 1 KiB (K = 4096: the
+     * micro-kernel's 12 rows 8 KiB apart would all fall in one L1 set). */
     int64_t ld = (g->K + 1) & ~(int64_t)1;
     if ((ld * 2) % 1024 == 0) ld += 32;
     const int use_xbf = fn == kt->gemm_bf16 && kt->gemm_bf16_convert_a && g->conv.Cin == 0 && n_n >= 3 &&
@@ -119,15 +119,13 @@ static kc_status run_gemm(const kc_exec *ex, const kc_gemm_args *g_in, const kc_
     }
     if (use_xbf) {
         uint16_t *xb = (uint16_t *)(void *)(buf2 + bias_bytes);
-        {
 #pragma omp parallel for schedule(static) num_threads(nt)
-            for (int64_t m = 0; m < g->M; m++) {
-                kt->gemm_bf16_convert_a(g->x + m * g->ldx, g->K, xb + m * ld);
-                if (ld > g->K) xb[m * ld + g->K] = 0;
-            }
-            gw.xbf = xb;
-            gw.ldxbf = ld;
+        for (int64_t m = 0; m < g->M; m++) {
+            kt->gemm_bf16_convert_a(g->x + m * g->ldx, g->K, xb + m * ld);
+            if (ld > g->K) xb[m * ld + g->K] = 0;
         }
+        gw.xbf = xb;
+        gw.ldxbf = ld;
     }
     int failed = 0;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
