@@ -7,18 +7,27 @@
 
 #include "core/mapfile.h"
 
+/* Steps the string state of a scan over buf[*i]: returns 1 when that byte belongs to a string
+ * (its quotes and escapes included; an escape also consumes the next byte), 0 when it is
+ * structure outside strings. */
+static int string_byte(const char *buf, size_t *i, int *in_str) {
+    const char c = buf[*i];
+    if (*in_str) {
+        if (c == '\\') (*i)++;
+        else if (c == '"') *in_str = 0;
+        return 1;
+    }
+    if (c == '"') *in_str = 1;
+    return *in_str;
+}
+
 /* cJSON recurses on nesting; refuse deep documents before handing them to it. */
 static int depth_ok(const char *buf, size_t len) {
     int depth = 0, in_str = 0;
     for (size_t i = 0; i < len; i++) {
-        char c = buf[i];
-        if (in_str) {
-            if (c == '\\') i++;
-            else if (c == '"') in_str = 0;
-            continue;
-        }
-        if (c == '"') in_str = 1;
-        else if (c == '{' || c == '[') { if (++depth > KC_JSON_MAX_DEPTH) return 0; }
+        if (string_byte(buf, &i, &in_str)) continue;
+        const char c = buf[i];
+        if (c == '{' || c == '[') { if (++depth > KC_JSON_MAX_DEPTH) return 0; }
         else if (c == '}' || c == ']') depth--;
     }
     return 1;
@@ -35,16 +44,7 @@ static int python_infinities(const char *buf, size_t len, char **out) {
     *out = NULL;
     int in_str = 0;
     for (size_t i = 0; i < len; i++) {
-        char c = buf[i];
-        if (in_str) {
-            if (c == '\\') i++;
-            else if (c == '"') in_str = 0;
-            continue;
-        }
-        if (c == '"') {
-            in_str = 1;
-            continue;
-        }
+        if (string_byte(buf, &i, &in_str)) continue;
         size_t n = (i + 9 <= len && memcmp(buf + i, "-Infinity", 9) == 0)  ? 9
                    : (i + 8 <= len && memcmp(buf + i, "Infinity", 8) == 0) ? 8
                                                                             : 0;
