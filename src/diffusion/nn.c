@@ -177,7 +177,8 @@ kc_status kc_upsample_forward(const kc_exec *ex, const kc_upsample *u, const flo
 }
 
 typedef struct {
-    kc_prepack_opts po;
+    const kc_exec *ex;
+    const char *const *skip;    /* name fragments of layers left unpacked */
     const kc_expected **sorted; /* by name */
     int64_t n;
 } expected_filter;
@@ -203,12 +204,14 @@ static kc_status prepack_if_expected(void *user, const char *name, kc_tensor *t,
     *owned = NULL;
     *bytes = 0;
     if (!is_expected(user, name, t)) return KC_OK;
-    return kc_op_prepack_named((void *)&f->po, name, t, owned, bytes, err);
+    for (const char *const *k = f->skip; k && *k; k++)
+        if (strstr(name, *k)) return KC_OK;
+    return kc_op_prepack(f->ex, t, owned, bytes, err);
 }
 
 kc_status kc_nn_prepack_expected(kc_weights *ws, const kc_exec *ex, const kc_expected_list *exp, const char *const *skip,
                                  size_t *bytes, kc_err *err) {
-    expected_filter f = {{ex, skip}, malloc((size_t)(exp->n ? exp->n : 1) * sizeof *f.sorted), exp->n};
+    expected_filter f = {ex, skip, malloc((size_t)(exp->n ? exp->n : 1) * sizeof *f.sorted), exp->n};
     if (!f.sorted) return kc_fail(err, KC_ERR_NOMEM, "out of memory");
     for (int64_t i = 0; i < exp->n; i++) f.sorted[i] = &exp->v[i];
     qsort(f.sorted, (size_t)f.n, sizeof *f.sorted, cmp_expected);

@@ -25,10 +25,11 @@ kc_status kc_conv_bind(kc_layer *l, const kc_weights *ws, const char *prefix, in
                        kc_err *err);
 kc_status kc_linear_bind(kc_layer *l, const kc_weights *ws, const char *prefix, int64_t out, int64_t in, int has_bias,
                          kc_err *err);
-/* Prepacks the store's GEMM weights for ex (kc_weights_prepare + kc_op_prepack_named with
- * `skip`), but only tensors the config expects (`exp`), with exactly the expected shape: an
- * extra tensor (EMA or adapter weights left in a checkpoint) is never copied, and a misshapen
- * one is left for the bind that follows to report. *bytes: size of the packed copies. */
+/* Prepacks the store's GEMM weights for ex (kc_weights_prepare + kc_op_prepack), except those
+ * whose name contains one of `skip` (NULL-terminated, may be NULL: layers that only ever see a
+ * few rows and read the stored weight directly), and only tensors the config expects (`exp`),
+ * with exactly the expected shape: an extra tensor (EMA or adapter weights left in a checkpoint)
+ * is never copied, and a misshapen one is left for the bind that follows to report. *bytes: size of the packed copies. */
 kc_status kc_nn_prepack_expected(kc_weights *ws, const kc_exec *ex, const kc_expected_list *exp, const char *const *skip,
                                  size_t *bytes, kc_err *err);
 

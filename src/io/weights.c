@@ -65,25 +65,19 @@ kc_status kc_weights_add_releasable(kc_weights *ws, const void *p, uint64_t n, k
     return add_range(ws, p, n, 0, err);
 }
 
-static int in_map(const kc_weights *ws, const void *p, uint64_t n) {
-    const unsigned char *b = p;
-    for (int i = 0; i < ws->nmaps; i++)
-        if (b >= ws->maps[i].p && n <= ws->maps[i].n && (uint64_t)(b - ws->maps[i].p) <= ws->maps[i].n - n) return 1;
-    return 0;
-}
-
-static int in_file_map(const kc_weights *ws, const kc_tensor *t) {
+/* 1 when t's data lies in one of the releasable ranges (only the file mappings if file_only). */
+static int in_range(const kc_weights *ws, const kc_tensor *t, int file_only) {
     const unsigned char *b = t->data;
     const uint64_t n = (uint64_t)kc_tensor_nbytes(t);
-    for (int i = 0; i < ws->nmaps; i++)
-        if (ws->maps[i].file && b >= ws->maps[i].p && n <= ws->maps[i].n && (uint64_t)(b - ws->maps[i].p) <= ws->maps[i].n - n)
+    for (int i = 0; b && i < ws->nmaps; i++)
+        if ((ws->maps[i].file || !file_only) && b >= ws->maps[i].p && n <= ws->maps[i].n &&
+            (uint64_t)(b - ws->maps[i].p) <= ws->maps[i].n - n)
             return 1;
     return 0;
 }
 
 void kc_weights_release(const kc_weights *ws, const kc_tensor *t) {
-    const uint64_t nb = (uint64_t)kc_tensor_nbytes(t);
-    if (t->data && in_map(ws, t->data, nb)) kc_map_release(t->data, (size_t)nb);
+    if (in_range(ws, t, 0)) kc_map_release(t->data, (size_t)kc_tensor_nbytes(t));
 }
 
 kc_status kc_weights_prepare(kc_weights *ws, kc_weights_prepare_fn fn, void (*free_fn)(void *), void *user, size_t *total,
@@ -116,7 +110,7 @@ kc_status kc_weights_detach_files(kc_weights *ws, int (*keep)(void *user, const 
     size_t rest = 0;
     for (int64_t i = 0; i < ws->n; i++) {
         const kc_tensor *t = &ws->e[i].t;
-        if (!t->pack && t->data && in_file_map(ws, t) && keep(user, ws->e[i].name, t))
+        if (!t->pack && t->data && in_range(ws, t, 1) && keep(user, ws->e[i].name, t))
             rest += ((size_t)kc_tensor_nbytes(t) + 63) & ~(size_t)63;
     }
     if (rest) {
@@ -126,7 +120,7 @@ kc_status kc_weights_detach_files(kc_weights *ws, int (*keep)(void *user, const 
         if (s) return s;
         for (int64_t i = 0; i < ws->n; i++) {
             kc_tensor *t = &ws->e[i].t;
-            if (t->pack || !t->data || !in_file_map(ws, t) || !keep(user, ws->e[i].name, t)) continue;
+            if (t->pack || !t->data || !in_range(ws, t, 1) || !keep(user, ws->e[i].name, t)) continue;
             const size_t nb = (size_t)kc_tensor_nbytes(t);
             memcpy(copy, t->data, nb);
             t->data = copy;

@@ -291,15 +291,6 @@ kc_status kc_op_prepack(const kc_exec *ex, kc_tensor *w, void **owned, size_t *b
     return KC_OK;
 }
 
-kc_status kc_op_prepack_named(void *user, const char *name, kc_tensor *t, void **owned, size_t *bytes, kc_err *err) {
-    const kc_prepack_opts *o = user;
-    *owned = NULL;
-    *bytes = 0;
-    for (const char *const *k = o->skip; k && *k; k++)
-        if (strstr(name, *k)) return KC_OK;
-    return kc_op_prepack(o->ex, t, owned, bytes, err);
-}
-
 void kc_op_prepack_free(void *owned) { kc_map_free(owned); }
 
 kc_tensor kc_op_rows_view(const kc_tensor *t, int64_t r0, int64_t n) {

@@ -63,15 +63,6 @@ kc_status kc_op_prepack(const kc_exec *ex, kc_tensor *w, void **owned, size_t *b
 /* Frees a buffer kc_op_prepack returned (its own mapping: the memory goes back to the system
  * at once, so releasing a component lowers the resident size). */
 void kc_op_prepack_free(void *owned);
-/* kc_op_prepack for a whole weight store (the kc_weights_prepare callback; user is a
- * kc_prepack_opts): every matrix and convolution weight except those whose name contains one
- * of `skip` (NULL-terminated, may be NULL): layers that only ever see a few rows, whose GEMM
- * reads the stored weight directly. */
-typedef struct {
-    const kc_exec *ex;
-    const char *const *skip;
-} kc_prepack_opts;
-kc_status kc_op_prepack_named(void *user, const char *name, kc_tensor *t, void **owned, size_t *bytes, kc_err *err);
 /* A view of rows [r0, r0+n) of a matrix or vector (e.g. the Q or K/V part of a fused
  * projection). It keeps t's prepacked copy only where the rows start a packed panel (r0 a
  * multiple of 32), pointing at that panel; otherwise the view packs on the fly. Copying a
