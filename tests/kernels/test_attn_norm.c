@@ -311,6 +311,8 @@ int main(void) {
     test_attn(1, 40, 40, 3, 1, 8, 1, pad1, 3.0f, seed++);       /* tiny head dim, causal */
     test_attn(2, 300, 260, 1, 1, 24, 1, NULL, 1.0f, seed++);    /* several key blocks, causal */
     test_attn(1, 70, 131, 2, 1, 37, 1, pad1, 1.0f, seed++);     /* odd D and odd key count (bf16 pairs) */
+    test_attn(2, 600, 300, 2, 2, 64, 0, NULL, 1.0f, seed++);    /* U-Net self-attention: 256-query blocks, short last */
+    test_attn(1, 300, 200, 1, 1, 128, 0, NULL, 2.0f, seed++);   /* head dim 128: 128-query blocks */
     test_group_norm(2, 77, 40, 8, 0, 0.0f, seed++);
     test_group_norm(1, 300, 64, 32, 1, 0.0f, seed++);
     test_group_norm(2, 50, 48, 4, 1, 100.0f, seed++);           /* near-constant groups */
