@@ -5,10 +5,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+int kc_nn_is_fp32_layer(const char *name) {
+    static const char *const frag[] = {"conv_in.", "conv_out.", "conv_shortcut.", "downsamplers.", "quant_conv.",
+                                       "post_quant_conv."};
+    for (size_t i = 0; i < sizeof frag / sizeof frag[0]; i++)
+        for (const char *p = strstr(name, frag[i]); p; p = strstr(p + 1, frag[i]))
+            if (p == name || p[-1] == '.') return 1; /* whole path components only */
+    return 0;
+}
+
 kc_status kc_layer_bind(kc_layer *l, const kc_weights *ws, const char *prefix, int ndim, const int64_t *shape,
                         int has_bias, kc_err *err) {
     memset(l, 0, sizeof *l);
     kc_status s = kc_weights_bindf(ws, &l->weight, err, ndim, shape, "%s.weight", prefix);
+    char comp[512];
+    snprintf(comp, sizeof comp, "%s.", prefix);
+    l->fp32 = kc_nn_is_fp32_layer(comp);
     if (s || !has_bias) return s;
     return kc_weights_bindf(ws, &l->bias, err, 1, shape, "%s.bias", prefix);
 }
@@ -35,7 +47,9 @@ kc_status kc_conv_same(const kc_exec *ex, const kc_layer *l, const float *x, int
                        int64_t Cin, float *y, int accumulate, kc_arena *scratch, kc_err *err) {
     int pad = (int)(l->weight.shape[2] / 2);
     kc_conv_params p = {1, pad, pad, pad, pad};
-    return kc_op_conv2d(ex, x, N, H, W, Cin, &l->weight, kc_layer_bias(l), &p, y, NULL, NULL, accumulate, scratch, err);
+    kc_exec x32;
+    return kc_op_conv2d(kc_nn_layer_exec(ex, l, &x32), x, N, H, W, Cin, &l->weight, kc_layer_bias(l), &p, y, NULL, NULL,
+                        accumulate, scratch, err);
 }
 
 kc_status kc_resnet_bind(kc_resnet *r, const kc_weights *ws, const char *prefix, int64_t cin, int64_t cout,
@@ -128,7 +142,9 @@ kc_status kc_resnet_forward_gn(const kc_exec *ex, const kc_resnet *r, const floa
     if ((s = resnet_norm(ex, r, seq, h, h, N, H, W, cout, &r->norm2, err))) goto done;
     if ((s = kc_conv_same(ex, &r->conv2, h, N, H, W, cout, out, 0, scratch, err))) goto done;
     if (r->has_shortcut) {
-        s = kc_op_linear(ex, x, N * S, cin, &r->conv_shortcut.weight, kc_layer_bias(&r->conv_shortcut), out, 1, err);
+        kc_exec x32;
+        s = kc_op_linear(kc_nn_layer_exec(ex, &r->conv_shortcut, &x32), x, N * S, cin, &r->conv_shortcut.weight,
+                         kc_layer_bias(&r->conv_shortcut), out, 1, err);
     } else {
         kc_op_add(ex, out, out, x, N * S * cout);
     }
@@ -154,8 +170,9 @@ void kc_downsample_out_size(const kc_downsample *d, int64_t H, int64_t W, int64_
 kc_status kc_downsample_forward(const kc_exec *ex, const kc_downsample *d, const float *x, int64_t N, int64_t H,
                                 int64_t W, float *y, kc_arena *scratch, kc_err *err) {
     kc_conv_params p = d->vae_padding ? (kc_conv_params){2, 0, 0, 1, 1} : (kc_conv_params){2, 1, 1, 1, 1};
-    return kc_op_conv2d(ex, x, N, H, W, d->C, &d->conv.weight, kc_layer_bias(&d->conv), &p, y, NULL, NULL, 0, scratch,
-                        err);
+    kc_exec x32;
+    return kc_op_conv2d(kc_nn_layer_exec(ex, &d->conv, &x32), x, N, H, W, d->C, &d->conv.weight, kc_layer_bias(&d->conv),
+                        &p, y, NULL, NULL, 0, scratch, err);
 }
 
 kc_status kc_upsample_bind(kc_upsample *u, const kc_weights *ws, const char *prefix, int64_t C, kc_err *err) {
@@ -203,7 +220,7 @@ static kc_status prepack_if_expected(void *user, const char *name, kc_tensor *t,
     const expected_filter *f = user;
     *owned = NULL;
     *bytes = 0;
-    if (!is_expected(user, name, t)) return KC_OK;
+    if (!is_expected(user, name, t) || kc_nn_is_fp32_layer(name)) return KC_OK;
     for (const char *const *k = f->skip; k && *k; k++)
         if (strstr(name, *k)) return KC_OK;
     return kc_op_prepack(f->ex, t, owned, bytes, err);

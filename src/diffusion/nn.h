@@ -16,7 +16,20 @@
 typedef struct {
     kc_tensor weight; /* conv [Cout, Cin, k, k]; linear [out, in] */
     kc_tensor bias;   /* [Cout]; .data == NULL when absent */
+    int fp32;         /* 1: runs in fp32 even in a bf16 run (kc_nn_is_fp32_layer) */
 } kc_layer;
+
+/* The layers a bf16 run keeps in fp32: those that transform the whole signal rather than add a
+ * residual branch to it — conv_in, conv_out, the downsamplers, the resnets' 1x1 shortcuts and the
+ * VAE's quant_conv / post_quant_conv. On the tiny goldens they carry about half of the bf16
+ * default's squared error against fp32; in the full-size U-Net they are ~1.2 % of the work
+ * (docs/performance.md §6). 1 when `name` (a tensor name or a layer prefix followed by '.')
+ * belongs to one. Such layers are never prepacked. */
+int kc_nn_is_fp32_layer(const char *name);
+/* The exec layer l runs with: ex, or its fp32 copy in *tmp when l->fp32. */
+static inline const kc_exec *kc_nn_layer_exec(const kc_exec *ex, const kc_layer *l, kc_exec *tmp) {
+    return l->fp32 ? kc_exec_fp32(ex, tmp) : ex;
+}
 
 /* Binds "<prefix>.weight" with the given shape and "<prefix>.bias" [shape[0]] when has_bias. */
 kc_status kc_layer_bind(kc_layer *l, const kc_weights *ws, const char *prefix, int ndim, const int64_t *shape,

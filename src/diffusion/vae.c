@@ -956,8 +956,9 @@ kc_status kc_vae_decode(const kc_exec *ex, const kc_vae *v, const float *latents
         if (!G || !X || !Y) { s = KC_ERR_NOMEM; goto done; }
         kc_nchw_to_nhwc(X, latents + n * Z * S, 1, Z, h, w);
         if (c->post_quant_conv) {
-            if ((s = kc_op_linear(ex, X, S, Z, &v->post_quant_conv.weight, kc_layer_bias(&v->post_quant_conv), Y, 0,
-                                  err)))
+            kc_exec x32;
+            if ((s = kc_op_linear(kc_nn_layer_exec(ex, &v->post_quant_conv, &x32), X, S, Z, &v->post_quant_conv.weight,
+                                  kc_layer_bias(&v->post_quant_conv), Y, 0, err)))
                 goto done;
         } else {
             memcpy(Y, X, (size_t)(S * Z) * sizeof(float));
@@ -1112,7 +1113,9 @@ kc_status kc_vae_encode(const kc_exec *ex, const kc_vae *v, const float *image, 
         if (!X || !Y) { s = KC_ERR_NOMEM; goto done; }
         if ((s = kc_conv_same(ex, &v->enc_conv_out, M, 1, h, w, ctop, X, 0, arena, err))) goto done;
         if (c->quant_conv) {
-            if ((s = kc_op_linear(ex, X, S, 2 * Z, &v->quant_conv.weight, kc_layer_bias(&v->quant_conv), Y, 0, err)))
+            kc_exec x32;
+            if ((s = kc_op_linear(kc_nn_layer_exec(ex, &v->quant_conv, &x32), X, S, 2 * Z, &v->quant_conv.weight,
+                                  kc_layer_bias(&v->quant_conv), Y, 0, err)))
                 goto done;
         } else {
             memcpy(Y, X, (size_t)(S * 2 * Z) * sizeof(float));

@@ -10,6 +10,13 @@ void kc_exec_init(kc_exec *ex, int n_threads, kc_precision precision) {
     ex->k = kc_kernels_default();
 }
 
+const kc_exec *kc_exec_fp32(const kc_exec *ex, kc_exec *tmp) {
+    if (ex->precision == KC_PREC_FP32) return ex;
+    *tmp = *ex;
+    tmp->precision = KC_PREC_FP32;
+    return tmp;
+}
+
 float kc_tensor_get_f32(const kc_tensor *t, int64_t i) {
     const unsigned char *p = t->data;
     switch (t->dtype) {

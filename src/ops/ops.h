@@ -32,6 +32,9 @@ typedef struct {
 
 /* Fills ex with defaults: n_threads resolved (0 = physical cores), fp32, best ISA table. */
 void kc_exec_init(kc_exec *ex, int n_threads, kc_precision precision);
+/* ex with fp32 arithmetic: ex itself when it already runs fp32, else a copy in *tmp (for the
+ * layers a bf16 run keeps in fp32, see kc_nn_layer_exec). */
+const kc_exec *kc_exec_fp32(const kc_exec *ex, kc_exec *tmp);
 
 /* ---- linear algebra ---------------------------------------------------------------------- */
 

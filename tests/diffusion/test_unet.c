@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "diffusion/nn.h"
 #include "diffusion/unet.h"
 #include "harness.h"
 #include "kernels/kernels.h"
@@ -340,6 +341,22 @@ static kc_weights *clone_store(const kc_weights *src, int conv_proj, const kc_te
     return ws;
 }
 
+/* Which layers a bf16 run keeps in fp32 (kc_nn_is_fp32_layer): whole path components only. */
+static void test_fp32_layer_names(void) {
+    static const struct {
+        const char *name;
+        int fp32;
+    } c[] = {
+        {"conv_in.weight", 1}, {"conv_out.bias", 1}, {"encoder.conv_in.weight", 1}, {"decoder.conv_out.weight", 1},
+        {"quant_conv.weight", 1}, {"post_quant_conv.bias", 1}, {"down_blocks.1.downsamplers.0.conv.weight", 1},
+        {"up_blocks.0.resnets.2.conv_shortcut.weight", 1}, {"conv_in.", 1}, {"down_blocks.0.resnets.0.conv1.weight", 0},
+        {"up_blocks.0.upsamplers.0.conv.weight", 0}, {"mid_block.attentions.0.proj_in.weight", 0},
+        {"xconv_in.weight", 0}, {"conv_in", 0}, {"my_downsamplers.0.conv.weight", 0}, {"", 0},
+    };
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++)
+        KC_CHECK(kc_nn_is_fp32_layer(c[i].name) == c[i].fp32, "kc_nn_is_fp32_layer(\"%s\") != %d", c[i].name, c[i].fp32);
+}
+
 /* Prepacking for the bf16 GEMM (kc_unet_create with an exec) converts only the tensors the config
  * expects: an extra tensor in the checkpoint (EMA or adapter leftovers) adds nothing to the packed
  * size. (That packed weights give the unpacked results bit for bit is test_gemm's.) */
@@ -364,6 +381,24 @@ static void test_prepack_expected_only(void) {
         KC_CHECK(kc_weights_add_entry(ws, "ema.down_blocks.1.ff.weight", &extra, "(test)", &err) == KC_OK, "%s", err.msg);
     }
     KC_CHECK(kc_unet_create(&cfg, ws, &ex, &p2, &err) == KC_OK, "%s", err.msg);
+    if (p1) { /* the layers a bf16 run keeps in fp32 are left unpacked, the others packed */
+        static const struct {
+            const char *name;
+            int packed;
+        } want[] = {
+            {"conv_in.weight", 0},
+            {"conv_out.weight", 0},
+            {"down_blocks.0.downsamplers.0.conv.weight", 0},
+            {"up_blocks.0.resnets.0.conv_shortcut.weight", 0},
+            {"down_blocks.0.resnets.0.conv1.weight", 1},
+            {"down_blocks.1.attentions.0.transformer_blocks.0.attn1.to_q.weight", 1},
+        };
+        for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+            const kc_weight_entry *e = kc_weights_find(kc_unet_weights(p1), want[i].name);
+            KC_CHECK(e != NULL, "tiny model has %s", want[i].name);
+            if (e) KC_CHECK((e->t.pack != NULL) == want[i].packed, "%s: packed %d, expected %d", want[i].name, e->t.pack != NULL, want[i].packed);
+        }
+    }
     if (p1 && p2) {
         printf("  prepacked: %zu bytes; with an extra tensor in the store: %zu bytes\n", kc_unet_packed_bytes(p1),
                kc_unet_packed_bytes(p2));
@@ -540,6 +575,7 @@ int main(void) {
         printf("  (fp16 variant not in this testdata: %s; that part is skipped)\n", f16);
     }
     test_odd_sizes();
+    test_fp32_layer_names();
     test_prepack_expected_only();
     return kc_test_finish();
 }

@@ -11,19 +11,19 @@
 #include "kolors.h"
 
 /* bf16 keeps 8 significant bits: rounding both operands of a K-term dot product gives about
- * 2^-9·sqrt(2/3) ≈ 1.6e-3 relative error per layer on random weights, growing with depth.
- * 1e-2 is the bound issue #6 sets for the fast default; measured on this CPU (AVX512-BF16):
- * text encoder 3.1e-3 .. 5.1e-3, VAE decode 9.9e-3, VAE encode logvar 9.6e-3. */
+ * 2^-9·sqrt(2/3) ≈ 1.6e-3 relative error per layer on random weights, growing with depth. The
+ * layers that transform the whole signal (conv_in/out, downsamplers, resnet shortcuts, VAE quant
+ * convs: kc_nn_is_fp32_layer) run in fp32; without that the U-Net measured 1.06e-2 and the VAE
+ * encoder mean 1.31e-2 (docs/performance.md §6). 1e-2 is the bound issue #6 sets for the fast
+ * default; measured on this CPU (AVX512-BF16): text encoder 3.1e-3 .. 5.1e-3, U-Net 8.0e-3 / 6.8e-3
+ * (c0 / c1), VAE decode 8.0e-3, VAE encode mean 8.4e-3, logvar 6.0e-3. */
 #define TOL_BF16 1e-2
-/* NOT within the issue's 1e-2 (reported in the issue, not hidden): the U-Net forward measures
- * 1.06e-2 / 1.04e-2 (c0 / c1; 1.03e-2 with fp32 attention, so the GEMM roundings dominate) and
- * the VAE encoder's mean 1.31e-2. These bounds hold the measured error, with margin for other
- * CPUs' summation order, so that a regression still fails. */
-#define TOL_BF16_UNET 1.5e-2
-#define TOL_BF16_VAE_ENC 2e-2
-/* A whole run: classifier-free guidance u + 5·(c − u) multiplies the difference of two bf16
- * forwards by 5, and three Euler steps compound it: measured 1.44e-2 on txt2img_euler. */
-#define TOL_BF16_PIPELINE 3e-2
+/* NOT within the issue's 1e-2 (reported in the issue, not hidden): a whole guided run. Classifier-
+ * free guidance u + 5·(c − u) multiplies the difference of two bf16 forwards by 5 and three Euler
+ * steps compound it: measured 1.19e-2 on txt2img_euler (1.44e-2 with every layer in bf16); under
+ * 1e-2 it needs nearly the whole U-Net in fp32. The bound holds the measured value with margin for
+ * other CPUs' summation order, so that a regression still fails. */
+#define TOL_BF16_PIPELINE 2e-2
 
 static const char *k_prompts[4] = {
     "一张瓢虫的照片，微距，变焦，高质量，电影，拿着一个牌子，写着“可图”",
@@ -109,7 +109,7 @@ static void test_unet(kolors_model *m) {
         kolors_error e = {0};
         KC_CHECK(kolors_unet_forward(m, &in, out, &e) == 0, "unet %s: %s", cases[c], e.message);
         snprintf(nm, sizeof nm, "bf16 unet %s.out", cases[c]);
-        check_close(nm, out, ref, n_out, TOL_BF16_UNET);
+        check_close(nm, out, ref, n_out, TOL_BF16);
         free(sample); free(t0); free(ehs); free(te); free(tid); free(ref); free(out);
     }
     kc_st_close(&st);
@@ -134,7 +134,7 @@ static void test_vae(kolors_model *m) {
     float *lref = kc_golden_f32(&st, "encode.logvar", NULL, NULL, NULL);
     float *mean = malloc(sizeof(float) * (size_t)n_mean), *logvar = malloc(sizeof(float) * (size_t)n_mean);
     KC_CHECK(kolors_vae_encode(m, x, (int)sh[0], (int)sh[2], (int)sh[3], mean, logvar, &e) == 0, "encode: %s", e.message);
-    check_close("bf16 vae encode.mean", mean, mref, n_mean, TOL_BF16_VAE_ENC);
+    check_close("bf16 vae encode.mean", mean, mref, n_mean, TOL_BF16);
     check_close("bf16 vae encode.logvar", logvar, lref, n_mean, TOL_BF16);
     free(lat); free(ref); free(img); free(x); free(mref); free(lref); free(mean); free(logvar);
     kc_st_close(&st);

@@ -53,7 +53,8 @@ static void gen_usage(FILE *f) {
             "      --vae-tile-stats MODE GroupNorm statistics of tiled VAE runs: estimate (default, ~1.5x the\n"
             "                            untiled time), exact (as untiled up to tile-edge padding; ~10x), or\n"
             "                            tile (each tile its own: fastest, uneven tone between tiles)\n"
-            "      --precision P         fp32 (reproduces the reference) or bf16 (bf16 products, fp32 sums);\n"
+            "      --precision P         fp32 (reproduces the reference) or bf16 (bf16 products, fp32 sums,\n"
+            "                            ~1%% from fp32; conv_in/out, downsamplers, shortcuts stay fp32);\n"
             "                            default: bf16 on CPUs with AVX512-BF16, else fp32\n"
             "  -v, --verbose             log model loading, per-stage times and peak memory\n"
             "  -h, --help                this text\n");
