@@ -51,6 +51,57 @@ static inline __attribute__((always_inline)) void scores(const int R, const uint
     }
 }
 
+/* 2^t for t <= 0 (t = -inf not allowed), lanes outside `in` zero: t = n + r with n an integer
+ * and |r| <= 1/2, 2^r by a degree-4 polynomial (relative error 3.7e-6, far below the bf16
+ * rounding P gets next; fitted for this kernel, exact at r = 0), scalef for 2^n (0 below
+ * 2^-149). */
+static inline __m512 exp2_neg(__mmask16 in, __m512 t) {
+    const __m512 n = _mm512_roundscale_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m512 r = _mm512_sub_ps(t, n);
+    __m512 p = _mm512_set1_ps(9.5701012760e-03f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.5917859077e-02f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(2.4024744332e-01f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(6.9312179089e-01f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    return _mm512_maskz_scalef_ps(in, p, n);
+}
+
+/* The online-softmax step of one score row (as kc_attn_softmax_row512: visible keys [a, b) of
+ * nk, running max *m and sum *l, returns the correction exp(m_old - m_new) of the row's
+ * accumulator), writing P straight to bf16 pairs in place: pair block j/2 is written after
+ * floats j..j+31 are read. exp(s - m) is computed as 2^((s - m)·log2 e) with one FMA. */
+static inline float softmax_pairs(float *sr, int64_t nkp, int64_t a, int64_t b, int64_t nk, float *m, float *l) {
+    if (a < 0) a = 0;
+    if (b > nk) b = nk;
+    uint32_t *pr = (uint32_t *)(void *)sr;
+    if (a >= b) {
+        for (int64_t j = 0; j < nkp / 2; j += 16) _mm512_storeu_si512(pr + j, _mm512_setzero_si512());
+        return 1.0f;
+    }
+    __m512 mx = _mm512_set1_ps(-INFINITY);
+    for (int64_t j = 0; j < nkp; j += 16) {
+        __mmask16 in = (__mmask16)(kc_mask16(b - j < 0 ? 0 : b - j) & ~kc_mask16(a - j < 0 ? 0 : a - j));
+        mx = _mm512_mask_max_ps(mx, in, mx, _mm512_loadu_ps(sr + j));
+    }
+    float mnew = _mm512_reduce_max_ps(mx);
+    if (*m > mnew) mnew = *m;
+    const float L2E = 1.44269504088896341f;
+    const __m512 vl = _mm512_set1_ps(L2E), vml = _mm512_set1_ps(-mnew * L2E);
+    __m512 sum = _mm512_setzero_ps();
+    for (int64_t j = 0; j < nkp; j += 32) {
+        __mmask16 in0 = (__mmask16)(kc_mask16(b - j < 0 ? 0 : b - j) & ~kc_mask16(a - j < 0 ? 0 : a - j));
+        __mmask16 in1 = (__mmask16)(kc_mask16(b - j - 16 < 0 ? 0 : b - j - 16) & ~kc_mask16(a - j - 16 < 0 ? 0 : a - j - 16));
+        const __m512 e0 = exp2_neg(in0, _mm512_fmadd_ps(_mm512_loadu_ps(sr + j), vl, vml));
+        const __m512 e1 = exp2_neg(in1, _mm512_fmadd_ps(_mm512_loadu_ps(sr + j + 16), vl, vml));
+        sum = _mm512_add_ps(sum, _mm512_add_ps(e0, e1));
+        _mm512_storeu_si512(pr + j / 2, (__m512i)_mm512_cvtne2ps_pbh(e1, e0));
+    }
+    const float c = expf(*m - mnew);
+    *l = *l * c + _mm512_reduce_add_ps(sum);
+    *m = mnew;
+    return c;
+}
+
 static inline __attribute__((always_inline)) void pv(const int R, const float *sc, int64_t nkp, int64_t nkh,
                                                      const uint32_t *vt2, int64_t D16, int64_t D, const float *corr,
                                                      float *acc, int64_t i0) {
@@ -123,13 +174,8 @@ void kc_attn_block_avx512bf16(const float *q, int64_t ldq, const float *k, int64
     float corr[256];
     for (int64_t i0 = 0; i0 < nq; i0 += 256) {
         const int64_t nr = nq - i0 < 256 ? nq - i0 : 256;
-        for (int64_t r = 0; r < nr; r++) {
-            float *sr = sc + (i0 + r) * nkp;
-            corr[r] = kc_attn_softmax_row512(sr, nkp, j0[i0 + r], j1[i0 + r], nk, m + i0 + r, l + i0 + r);
-            /* P to bf16 pairs in place: pair block jj/2 is written after floats jj..jj+31 are read. */
-            for (int64_t jj = 0; jj < nkp; jj += 32)
-                _mm512_storeu_si512((uint32_t *)(void *)sr + jj / 2, pairs32(sr + jj, 32));
-        }
+        for (int64_t r = 0; r < nr; r++)
+            corr[r] = softmax_pairs(sc + (i0 + r) * nkp, nkp, j0[i0 + r], j1[i0 + r], nk, m + i0 + r, l + i0 + r);
         int64_t r = 0;
         for (; r + QB <= nr; r += QB) pv(QB, sc + i0 * nkp, nkp, nkh, vt2, D16, D, corr, acc + i0 * D, r);
         for (; r < nr; r++) pv(1, sc + i0 * nkp, nkp, nkh, vt2, D16, D, corr, acc + i0 * D, r);
