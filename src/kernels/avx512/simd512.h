@@ -74,7 +74,7 @@ static inline void kc_w_to_f32_512(const void *p, kc_dtype wt, int64_t n, float 
 }
 
 /* 16×16 transpose of fp32 rows r[0..16) into columns (in place). */
-static inline void kc_transpose16(__m512 r[16]) {
+static inline __attribute__((always_inline)) void kc_transpose16(__m512 r[16]) {
     __m512 t[16];
     for (int i = 0; i < 16; i += 2) {
         t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
