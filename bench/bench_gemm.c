@@ -12,24 +12,8 @@
 #include "core/sysinfo.h"
 #include "kernels/kernels.h"
 #include "ops/ops.h"
+#include "gemm_shapes.h"
 
-typedef struct {
-    const char *name;
-    int64_t M, K, N;
-    int conv; /* 1: 3x3 same conv on sqrt(M)² pixels, K = 9*Cin */
-} shape;
-
-static const shape shapes[] = {
-    {"unet-attn-proj 4096x640x640", 4096, 640, 640, 0},
-    {"unet-geglu-in 1024x1280x10240", 1024, 1280, 10240, 0},
-    {"unet-ff-out 1024x5120x1280", 1024, 5120, 1280, 0},
-    {"glm-qkv 512x4096x4608", 512, 4096, 4608, 0},
-    {"glm-mlp-in 512x4096x27392", 512, 4096, 27392, 0},
-    {"conv3x3 320->320 128x128 as GEMM 16384x2880x320", 16384, 2880, 320, 0},
-    {"conv3x3 320->320 128x128 (implicit)", 16384, 2880, 320, 1},
-    {"conv3x3 128->128 256x256 (implicit, VAE top)", 65536, 1152, 128, 1},
-    {"conv3x3 512->512 64x64 (implicit, VAE mid)", 4096, 4608, 512, 1},
-};
 
 static double now(void) { return kc_time_now(); }
 /* CPU seconds of the process (all threads): on a shared machine, GFLOP per CPU-second shows
