@@ -200,6 +200,7 @@ int main(int argc, char **argv) {
     printf("# kernel table %s, %d threads, best of %d\n", kc_kernels_default()->name, nt, reps);
 #ifndef KC_BENCH_DNNL
     printf("# oneDNN: not built (libdnnl-dev was not found when configuring)\n");
+    if (check) printf("# --check-threads: needs oneDNN\n");
 #endif
 #ifndef KC_BENCH_OPENBLAS
     printf("# OpenBLAS: not built (libopenblas-dev was not found when configuring)\n");
