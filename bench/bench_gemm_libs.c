@@ -189,7 +189,8 @@ static double time_openblas(const shape *sh, const float *x, const float *w, flo
 int main(int argc, char **argv) {
     int nt = 2, reps = 3, check = 0;
     const char *only = NULL;
-    for (int i = 1; i + 1 < argc; i += 2) {
+    for (int i = 1; i < argc; i += 2) {
+        if (i + 1 >= argc) { fprintf(stderr, "usage: bench_gemm_libs [--threads N] [--reps N] [--only NAME] [--check-threads 1]\n"); return 2; }
         if (!strcmp(argv[i], "--threads")) nt = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--reps")) reps = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--only")) only = argv[i + 1];
@@ -199,7 +200,7 @@ int main(int argc, char **argv) {
     if (nt < 1 || reps < 1) { fprintf(stderr, "--threads and --reps must be >= 1\n"); return 2; }
     printf("# kernel table %s, %d threads, best of %d\n", kc_kernels_default()->name, nt, reps);
 #ifndef KC_BENCH_DNNL
-    printf("# oneDNN: not built (libdnnl-dev was not found when configuring)\n");
+    printf("# oneDNN: not built (libdnnl-dev 2.x was not found when configuring)\n");
     if (check) printf("# --check-threads: needs oneDNN\n");
 #endif
 #ifndef KC_BENCH_OPENBLAS

@@ -47,7 +47,8 @@ typedef enum {
     KOLORS_PRECISION_DEFAULT = 0, /* the fast path for this CPU: bf16 where it has AVX512-BF16, else fp32 */
     KOLORS_PRECISION_FP32 = 1,    /* fp32 arithmetic: reproduces the reference goldens */
     KOLORS_PRECISION_BF16 = 2,    /* bf16 products, fp32 accumulation; the few layers that transform the whole
-                                     signal (conv_in/out, downsamplers, resnet shortcuts) stay fp32 */
+                                     signal (conv_in/out, downsamplers, resnet shortcuts, the VAE's
+                                     quant_conv / post_quant_conv) stay fp32 */
 } kolors_precision;
 
 /* ---- model ------------------------------------------------------------------------------ */

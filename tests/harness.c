@@ -142,3 +142,14 @@ int kc_test_finish(void) {
     printf("%d passed, %d failed\n", kc_test_passed, kc_test_failed);
     return kc_test_failed ? 1 : 0;
 }
+
+void kc_tap_grab_fn(const char *name, const float *data, int ndim, const int64_t *shape, void *user) {
+    kc_tap_grab *t = user;
+    if (strcmp(name, t->want) || t->buf) return;
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) n *= shape[i];
+    if ((t->buf = malloc((size_t)n * sizeof(float)))) {
+        memcpy(t->buf, data, (size_t)n * sizeof(float));
+        t->n = n;
+    }
+}

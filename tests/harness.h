@@ -40,6 +40,15 @@ float *kc_golden_f32(const kc_safetensors *st, const char *name, int64_t *numel,
 /* Deterministic pseudo-random fill (xorshift) in [-scale, scale] — never zeros. */
 void kc_fill_random(float *x, int64_t n, uint64_t seed, float scale);
 
+/* A tap callback (kc_unet_tap_fn / kc_vae_tap_fn) that keeps a copy of the first tap named
+ * `want`: pass &grab as user; the caller frees grab.buf (NULL when the tap never came). */
+typedef struct {
+    const char *want;
+    float *buf;
+    int64_t n;
+} kc_tap_grab;
+void kc_tap_grab_fn(const char *name, const float *data, int ndim, const int64_t *shape, void *user);
+
 /* Counters for a test's final line: "N passed, N failed". */
 extern int kc_test_passed, kc_test_failed;
 #define KC_CHECK(cond, ...)                                                         \

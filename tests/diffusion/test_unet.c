@@ -341,6 +341,62 @@ static kc_weights *clone_store(const kc_weights *src, int conv_proj, const kc_te
     return ws;
 }
 
+
+/* Golden case c0 through u with ex; returns the data of tap `name` (malloc'd, *n floats). */
+static float *unet_tap(const kc_unet *u, const kc_exec *ex, const ucase *g, const char *name, int64_t *n) {
+    kc_err err = {0};
+    const kc_unet_config *c = kc_unet_get_config(u);
+    size_t bytes = 0;
+    kc_arena ar;
+    KC_CHECK(kc_unet_arena_bytes(u, ex, g->N, g->H, g->W, g->T, 1, &bytes, &err) == KC_OK, "%s", err.msg);
+    KC_CHECK(kc_arena_init(&ar, "unet", bytes, &err) == KC_OK, "%s", err.msg);
+    float *ctx = malloc((size_t)(g->N * g->T * c->cross_dim) * sizeof(float));
+    float *out = malloc((size_t)(g->N * c->out_channels * g->H * g->W) * sizeof(float));
+    kc_tap_grab t = {name, NULL, 0};
+    KC_CHECK(kc_unet_project_context(ex, u, g->ehs, g->N, g->T, ctx, NULL, NULL, &err) == KC_OK, "%s", err.msg);
+    kc_unet_input in = {g->N, g->H, g->W, g->T, g->sample, g->ts, ctx, g->te, g->tid, NULL};
+    KC_CHECK(kc_unet_forward(ex, u, &in, out, &ar, kc_tap_grab_fn, &t, &err) == KC_OK, "forward: %s", err.msg);
+    KC_CHECK(t.buf != NULL, "tap %s reported", name);
+    free(ctx);
+    free(out);
+    kc_arena_free(&ar);
+    *n = t.n;
+    return t.buf;
+}
+
+/* Under the bf16 default the fp32 layers really run in fp32: conv_in, the first layer, gives
+ * the same bits as an fp32 run, while a later tap (after bf16 layers) does not. */
+static void test_fp32_layers_run_fp32(void) {
+    kc_exec bf, f32;
+    kc_exec_init(&bf, 2, KC_PREC_BF16);
+    kc_exec_init(&f32, 2, KC_PREC_FP32);
+    if (!bf.k->gemm_bf16) {
+        printf("  fp32 layers: not checked (the %s table has no bf16 products: every layer runs fp32)\n", bf.k->name);
+        return;
+    }
+    kc_err err = {0};
+    kc_safetensors st;
+    kc_unet *u = NULL;
+    KC_CHECK(kc_st_open(&st, kc_test_data(GOLDEN), &err) == KC_OK, "%s", err.msg);
+    KC_CHECK(kc_unet_load(kc_test_data(MODEL), NULL, &bf, &u, NULL, &err) == KC_OK, "%s", err.msg);
+    if (!u) {
+        kc_st_close(&st);
+        return;
+    }
+    ucase g;
+    case_load(&st, "c0", &g);
+    int64_t n1 = 0, n2 = 0, n3 = 0, n4 = 0;
+    float *a = unet_tap(u, &bf, &g, "conv_in", &n1), *b = unet_tap(u, &f32, &g, "conv_in", &n2);
+    float *c = unet_tap(u, &bf, &g, "mid_block", &n3), *d = unet_tap(u, &f32, &g, "mid_block", &n4);
+    KC_CHECK(a && b && n1 == n2 && !memcmp(a, b, (size_t)n1 * sizeof(float)), "bf16 run: conv_in differs from fp32");
+    KC_CHECK(c && d && n3 == n4 && memcmp(c, d, (size_t)n3 * sizeof(float)) != 0,
+             "bf16 run: mid_block equals the fp32 run bit for bit (did bf16 run at all?)");
+    free(a); free(b); free(c); free(d);
+    case_free(&g);
+    kc_unet_free(u);
+    kc_st_close(&st);
+}
+
 /* Which layers a bf16 run keeps in fp32 (kc_nn_is_fp32_layer): whole path components only. */
 static void test_fp32_layer_names(void) {
     static const struct {
@@ -576,6 +632,7 @@ int main(void) {
     }
     test_odd_sizes();
     test_fp32_layer_names();
+    test_fp32_layers_run_fp32();
     test_prepack_expected_only();
     return kc_test_finish();
 }

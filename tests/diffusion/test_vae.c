@@ -9,6 +9,7 @@
 #include "core/arena.h"
 #include "diffusion/vae.h"
 #include "harness.h"
+#include "kernels/kernels.h"
 #include "io/json.h"
 #include "io/safetensors.h"
 
@@ -579,6 +580,59 @@ static void test_taps(void) {
     kc_vae_free(v);
 }
 
+/* ---- the fp32 layers of a bf16 run --------------------------------------------------------- */
+
+
+/* Decode (enc == 0: lat is [1,4,8,6]) or encode (img [1,3,64,48]) with ex; returns tap `name`. */
+static float *vae_tap(const kc_vae *v, const kc_exec *ex, int enc, const float *in, const char *name, int64_t *n) {
+    kc_err err = {0};
+    size_t bytes = 0;
+    kc_arena a;
+    kc_tap_grab t = {name, NULL, 0};
+    float out[3 * 64 * 48];
+    if (enc) KC_CHECK(kc_vae_encode_bytes(kc_vae_get_config(v), ex, 1, 64, 48, NULL, 1, &bytes, &err) == KC_OK, "bytes");
+    else KC_CHECK(kc_vae_decode_bytes(kc_vae_get_config(v), ex, 1, 8, 6, NULL, 1, &bytes, &err) == KC_OK, "bytes");
+    KC_CHECK(kc_arena_init(&a, "taps", bytes, &err) == KC_OK, "arena");
+    kc_status s = enc ? kc_vae_encode(ex, v, in, 1, 64, 48, NULL, out, &a, kc_tap_grab_fn, &t, &err)
+                      : kc_vae_decode(ex, v, in, 1, 8, 6, NULL, out, &a, kc_tap_grab_fn, &t, &err);
+    KC_CHECK(s == KC_OK, "%s: %s", name, err.msg);
+    KC_CHECK(t.buf != NULL, "tap %s reported", name);
+    kc_arena_free(&a);
+    *n = t.n;
+    return t.buf;
+}
+
+/* Under the bf16 default post_quant_conv and decoder.conv_in (and encoder.conv_in) run in fp32:
+ * their taps equal an fp32 run bit for bit, while the mid block's (after bf16 layers) does not. */
+static void test_fp32_layers_run_fp32(void) {
+    kc_exec bf;
+    kc_exec_init(&bf, 2, KC_PREC_BF16);
+    if (!bf.k->gemm_bf16) {
+        printf("     fp32 layers: not checked (the %s table has no bf16 products: every layer runs fp32)\n", bf.k->name);
+        return;
+    }
+    kc_vae *v = load_tiny("tiny-kolors-a");
+    if (!v) return;
+    float lat[4 * 8 * 6], img[3 * 64 * 48];
+    kc_fill_random(lat, 4 * 8 * 6, 11, 1.0f);
+    kc_fill_random(img, 3 * 64 * 48, 12, 1.0f);
+    static const struct {
+        int enc;
+        const char *tap;
+        int same;
+    } c[] = {{0, "decoder.conv_in", 1}, {0, "decoder.mid_block", 0}, {1, "encoder.conv_in", 1}, {1, "encoder.mid_block", 0}};
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+        int64_t n1 = 0, n2 = 0;
+        float *a = vae_tap(v, &bf, c[i].enc, c[i].enc ? img : lat, c[i].tap, &n1);
+        float *b = vae_tap(v, &g_ex, c[i].enc, c[i].enc ? img : lat, c[i].tap, &n2);
+        const int same = a && b && n1 == n2 && !memcmp(a, b, (size_t)n1 * sizeof(float));
+        KC_CHECK(same == c[i].same, "bf16 run, tap %s: %s the fp32 run", c[i].tap, same ? "equals" : "differs from");
+        free(a);
+        free(b);
+    }
+    kc_vae_free(v);
+}
+
 /* ---- arena planning on the full-size config ---------------------------------------------- */
 
 static void test_bytes(void) {
@@ -694,6 +748,7 @@ int main(void) {
     test_old_attention_names();
     test_fp16_variant();
     test_taps();
+    test_fp32_layers_run_fp32();
     test_tiling();
     return kc_test_finish();
 }

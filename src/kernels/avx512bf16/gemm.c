@@ -85,7 +85,8 @@ static inline __attribute__((always_inline)) __m512 w_pairs_full(const void *p, 
     return _mm512_castsi512_ps((__m512i)_mm512_cvtne2ps_pbh(hi, lo));
 }
 
-/* Cache lines ahead that the packing loop prefetches in each W row: the rows are read as 16
+/* 16-pair steps ahead that the packing loop prefetches in each W row (8 cache lines for 16-bit
+ * weights; fp32 rows, two lines per step, get every other line): the rows are read as 16
  * interleaved streams, which the hardware prefetchers follow only partly. */
 #define PACK_PF_LINES 8
 
