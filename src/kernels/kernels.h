@@ -123,7 +123,8 @@ int kc_kernels_available(const kc_kernels **out, int cap);
  * thread's first use and grown if a later call needs more; NULL if the allocation fails. */
 void *kc_kernels_thread_buffer(size_t bytes);
 /* A second such buffer, for the thread that calls into ops (its kc_kernels_thread_buffer is
- * its pack buffer inside the parallel region). */
+ * its pack buffer inside the parallel region): linear's bias and bf16 A, the norms' affine
+ * values and statistics. Its contents last for one op call only. */
 void *kc_kernels_thread_buffer2(size_t bytes);
 
 #endif

@@ -106,16 +106,15 @@ kc_status kc_op_group_norm_tile(const kc_exec *ex, const float *x, float *y, int
     const int64_t cg = C / G, chunk = (S + GN_CHUNKS - 1) / GN_CHUNKS, nchunk = (S + chunk - 1) / chunk;
     const int64_t npart = ry > nchunk ? ry : nchunk;
     /* floats: gamma, beta, mean, rstd [C] each; doubles: partial sums [npart][2][C] (per image),
-     * chunks of the image's own statistics or rows of the record region; moments [G] */
-    float *fb = malloc((size_t)C * 4 * sizeof(float));
-    double *part = malloc((size_t)(npart * 2 * C) * sizeof(double));
-    kc_gn_moments *gm = malloc((size_t)G * sizeof *gm);
-    if (!fb || !part || !gm) {
-        free(fb);
-        free(part);
-        free(gm);
-        return kc_fail(err, KC_ERR_NOMEM, "group_norm: cannot allocate statistics for %lld channels", (long long)C);
-    }
+     * chunks of the image's own statistics or rows of the record region; moments [G]. From the
+     * calling thread's second kernel buffer (kept between calls: nothing allocated per op). */
+    const size_t fb_bytes = ((size_t)C * 4 * sizeof(float) + 63) & ~(size_t)63;
+    const size_t part_bytes = ((size_t)(npart * 2 * C) * sizeof(double) + 63) & ~(size_t)63;
+    unsigned char *mem = kc_kernels_thread_buffer2(fb_bytes + part_bytes + (size_t)G * sizeof(kc_gn_moments));
+    if (!mem) return kc_fail(err, KC_ERR_NOMEM, "group_norm: cannot allocate statistics for %lld channels", (long long)C);
+    float *fb = (float *)(void *)mem;
+    double *part = (double *)(void *)(mem + fb_bytes);
+    kc_gn_moments *gm = (kc_gn_moments *)(void *)(mem + fb_bytes + part_bytes);
     const float *ga, *be;
     affine_f32(gamma, beta, C, fb, &ga, &be);
     float *mu = fb + 2 * C, *rs = fb + 3 * C;
@@ -159,9 +158,6 @@ kc_status kc_op_group_norm_tile(const kc_exec *ex, const float *x, float *y, int
 #pragma omp parallel for schedule(static) num_threads(ex->n_threads)
         for (int64_t s = 0; s < S; s++) kt->norm_apply(yn + s * C, xn + s * C, C, mu, rs, 1, ga, be, silu_after);
     }
-    free(fb);
-    free(part);
-    free(gm);
     return KC_OK;
 }
 
@@ -186,7 +182,7 @@ static kc_status rowwise_norm(const kc_exec *ex, const float *x, float *y, int64
                               const kc_tensor *gamma, const kc_tensor *beta, int rms, const char *what, kc_err *err) {
     if (M <= 0 || D <= 0) return KC_OK;
     const kc_kernels *kt = table(ex);
-    float *fb = malloc((size_t)D * 2 * sizeof(float));
+    float *fb = kc_kernels_thread_buffer2((size_t)D * 2 * sizeof(float)); /* kept between calls */
     if (!fb) return kc_fail(err, KC_ERR_NOMEM, "%s: cannot allocate %lld affine values", what, (long long)D);
     const float *ga, *be;
     affine_f32(gamma, beta, D, fb, &ga, &be);
@@ -196,7 +192,6 @@ static kc_status rowwise_norm(const kc_exec *ex, const float *x, float *y, int64
         row_stats(kt, x + m * D, D, eps, rms, &mu, &rstd);
         kt->norm_apply(y + m * D, x + m * D, D, &mu, &rstd, 0, ga, be, 0);
     }
-    free(fb);
     return KC_OK;
 }
 
