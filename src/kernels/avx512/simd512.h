@@ -136,6 +136,28 @@ static inline void kc_store_tile512(int mr, const __m512 *c0, const __m512 *c1, 
 }
 
 
+/* Lanes of the 16 keys j..j+15 that lie in the visible range [a, b). */
+static inline __mmask16 kc_attn_visible16(int64_t j, int64_t a, int64_t b) {
+    return (__mmask16)(kc_mask16(b - j < 0 ? 0 : b - j) & ~kc_mask16(a - j < 0 ? 0 : a - j));
+}
+
+/* max(m, the visible scores [a, b) of a row of nkp floats); a < b. */
+static inline float kc_attn_row_max512(const float *sr, int64_t nkp, int64_t a, int64_t b, float m) {
+    __m512 mx = _mm512_set1_ps(-INFINITY);
+    for (int64_t j = 0; j < nkp; j += 16) mx = _mm512_mask_max_ps(mx, kc_attn_visible16(j, a, b), mx, _mm512_loadu_ps(sr + j));
+    const float r = _mm512_reduce_max_ps(mx);
+    return m > r ? m : r;
+}
+
+/* The online-softmax state update once a row's new max and the sum of its exp(s - mnew) are
+ * known: returns the factor exp(m_old - mnew) that rescales the row's accumulator. */
+static inline float kc_attn_row_update(float *m, float *l, float mnew, float rowsum) {
+    const float c = expf(*m - mnew);
+    *l = *l * c + rowsum;
+    *m = mnew;
+    return c;
+}
+
 /* Online-softmax update of one attention row over a block of scores sr [nkp] (multiple of
  * 16): keys [a, b) ∩ [0, nk) are visible. sr becomes P = exp(s - m_new) (0 where masked), the
  * running max *m and sum *l are updated, and the factor exp(m_old - m_new) that rescales the
@@ -147,25 +169,15 @@ static inline float kc_attn_softmax_row512(float *sr, int64_t nkp, int64_t a, in
         for (int64_t j = 0; j < nkp; j += 16) _mm512_storeu_ps(sr + j, _mm512_setzero_ps());
         return 1.0f;
     }
-    __m512 mx = _mm512_set1_ps(-INFINITY);
-    for (int64_t j = 0; j < nkp; j += 16) {
-        __mmask16 in = (__mmask16)(kc_mask16(b - j < 0 ? 0 : b - j) & ~kc_mask16(a - j < 0 ? 0 : a - j));
-        mx = _mm512_mask_max_ps(mx, in, mx, _mm512_loadu_ps(sr + j));
-    }
-    float mnew = _mm512_reduce_max_ps(mx);
-    if (*m > mnew) mnew = *m;
+    const float mnew = kc_attn_row_max512(sr, nkp, a, b, *m);
     const __m512 vm = _mm512_set1_ps(mnew);
     __m512 sum = _mm512_setzero_ps();
     for (int64_t j = 0; j < nkp; j += 16) {
-        __mmask16 in = (__mmask16)(kc_mask16(b - j < 0 ? 0 : b - j) & ~kc_mask16(a - j < 0 ? 0 : a - j));
-        __m512 e = _mm512_maskz_mov_ps(in, kc_exp512(_mm512_sub_ps(_mm512_loadu_ps(sr + j), vm)));
+        __m512 e = _mm512_maskz_mov_ps(kc_attn_visible16(j, a, b), kc_exp512(_mm512_sub_ps(_mm512_loadu_ps(sr + j), vm)));
         sum = _mm512_add_ps(sum, e);
         _mm512_storeu_ps(sr + j, e);
     }
-    const float c = expf(*m - mnew);
-    *l = *l * c + _mm512_reduce_add_ps(sum);
-    *m = mnew;
-    return c;
+    return kc_attn_row_update(m, l, mnew, _mm512_reduce_add_ps(sum));
 }
 
 

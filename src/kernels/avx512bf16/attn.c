@@ -78,28 +78,17 @@ static inline float softmax_pairs(float *sr, int64_t nkp, int64_t a, int64_t b, 
         for (int64_t j = 0; j < nkp / 2; j += 16) _mm512_storeu_si512(pr + j, _mm512_setzero_si512());
         return 1.0f;
     }
-    __m512 mx = _mm512_set1_ps(-INFINITY);
-    for (int64_t j = 0; j < nkp; j += 16) {
-        __mmask16 in = (__mmask16)(kc_mask16(b - j < 0 ? 0 : b - j) & ~kc_mask16(a - j < 0 ? 0 : a - j));
-        mx = _mm512_mask_max_ps(mx, in, mx, _mm512_loadu_ps(sr + j));
-    }
-    float mnew = _mm512_reduce_max_ps(mx);
-    if (*m > mnew) mnew = *m;
+    const float mnew = kc_attn_row_max512(sr, nkp, a, b, *m);
     const float L2E = 1.44269504088896341f;
     const __m512 vl = _mm512_set1_ps(L2E), vml = _mm512_set1_ps(-mnew * L2E);
     __m512 sum = _mm512_setzero_ps();
     for (int64_t j = 0; j < nkp; j += 32) {
-        __mmask16 in0 = (__mmask16)(kc_mask16(b - j < 0 ? 0 : b - j) & ~kc_mask16(a - j < 0 ? 0 : a - j));
-        __mmask16 in1 = (__mmask16)(kc_mask16(b - j - 16 < 0 ? 0 : b - j - 16) & ~kc_mask16(a - j - 16 < 0 ? 0 : a - j - 16));
-        const __m512 e0 = exp2_neg(in0, _mm512_fmadd_ps(_mm512_loadu_ps(sr + j), vl, vml));
-        const __m512 e1 = exp2_neg(in1, _mm512_fmadd_ps(_mm512_loadu_ps(sr + j + 16), vl, vml));
+        const __m512 e0 = exp2_neg(kc_attn_visible16(j, a, b), _mm512_fmadd_ps(_mm512_loadu_ps(sr + j), vl, vml));
+        const __m512 e1 = exp2_neg(kc_attn_visible16(j + 16, a, b), _mm512_fmadd_ps(_mm512_loadu_ps(sr + j + 16), vl, vml));
         sum = _mm512_add_ps(sum, _mm512_add_ps(e0, e1));
         _mm512_storeu_si512(pr + j / 2, (__m512i)_mm512_cvtne2ps_pbh(e1, e0));
     }
-    const float c = expf(*m - mnew);
-    *l = *l * c + _mm512_reduce_add_ps(sum);
-    *m = mnew;
-    return c;
+    return kc_attn_row_update(m, l, mnew, _mm512_reduce_add_ps(sum));
 }
 
 static inline __attribute__((always_inline)) void pv(const int R, const float *sc, int64_t nkp, int64_t nkh,
