@@ -151,6 +151,7 @@ static inline void kc_gemm_run(const kc_gemm_impl *im, const kc_gemm_args *g, in
     const int64_t mcr = (im->mc + im->mr - 1) / im->mr * im->mr;
     const size_t es = im->es;
     unsigned char *apack = pack, *bpack = apack + (((size_t)mcr * (size_t)(im->kc + 2) * es + 63) & ~(size_t)63);
+    const size_t wpanel = (size_t)kc_gemm_impl_wpack_kp(im, g->K) * (size_t)im->nr * es; /* a prepacked W panel */
     for (int64_t k0 = 0; k0 < g->K; k0 += im->kc) {
         const int64_t kc = g->K - k0 < im->kc ? g->K - k0 : im->kc;
         const int64_t kp = es == 2 ? (kc + 1) & ~(int64_t)1 : kc; /* packed length */
@@ -159,7 +160,6 @@ static inline void kc_gemm_run(const kc_gemm_impl *im, const kc_gemm_args *g, in
         const float *bias = k0 + kc >= g->K ? g->bias : NULL; /* with the last K block */
         /* W micro-panels are packed on first use (ic == m0), each while the next one's rows
          * are being prefetched, so reading the weights overlaps the multiplications. */
-        const size_t wpanel = (size_t)kc_gemm_impl_wpack_kp(im, g->K) * (size_t)im->nr * es;
         if (!g->wpack) kc_gemm_prefetch_w(g, n0, n1 - n0 < im->nr ? (int)(n1 - n0) : im->nr, k0, kc);
         for (int64_t ic = m0; ic < m1; ic += im->mc) {
             const int64_t mc = m1 - ic < im->mc ? m1 - ic : im->mc;

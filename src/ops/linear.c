@@ -102,7 +102,7 @@ static kc_status run_gemm(const kc_exec *ex, const kc_gemm_args *g_in, const kc_
     const size_t bias_bytes = b ? ((size_t)g->N * sizeof(float) + 63) & ~(size_t)63 : 0;
     /* A linear layer's A is otherwise rounded to bf16 again for every column tile (27 times
      * for ChatGLM's 4096 -> 27392 projection): with three or more column tiles, round it once
-     * here (kept for the next call; skipped above KC_XBF_MAX). Row stride: K rounded up to
+     * here, for this call only (skipped above KC_XBF_MAX; the buffer itself is kept). Row stride: K rounded up to
      * even, plus one cache line when that would be a multiple of 1 KiB (K = 4096: the
      * micro-kernel's 12 rows 8 KiB apart would all fall in one L1 set). */
     int64_t ld = (g->K + 1) & ~(int64_t)1;
