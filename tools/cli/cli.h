@@ -25,6 +25,9 @@ int cli_fail(const char *cmd, const kolors_error *e);
 int cli_failf(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Parses a non-negative integer / a float flag value; prints an error naming the flag on failure. */
 int cli_parse_int(const char *cmd, const char *flag, const char *s, long long lo, long long hi, long long *out);
+/* A tiled VAE's GroupNorm statistics mode (kolors_params.vae_tile_stats) from its name: estimate
+ * = 0, exact = 1, tile = 2. Unknown names: error message naming `flag`, returns 1. */
+int cli_parse_tile_stats(const char *cmd, const char *flag, const char *s, int *out);
 int cli_parse_float(const char *cmd, const char *flag, const char *s, double lo, double hi, double *out);
 /* Returns argv[i+1] for a flag that takes a value, or NULL after printing an error. */
 const char *cli_value(const char *cmd, int argc, char **argv, int *i);

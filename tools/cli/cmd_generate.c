@@ -304,13 +304,7 @@ int cmd_generate(int argc, char **argv) {
             if (cli_parse_int(cmd, a, v, 8, 4096, &vae_tile)) return 2;
         } else if (!strcmp(a, "--vae-tile-stats")) {
             VALUE();
-            if (!strcmp(v, "estimate")) vae_tile_stats = 0;
-            else if (!strcmp(v, "exact")) vae_tile_stats = 1;
-            else if (!strcmp(v, "tile")) vae_tile_stats = 2;
-            else {
-                cli_failf(cmd, "--vae-tile-stats '%s' is not one of estimate, exact, tile", v);
-                return 2;
-            }
+            if (cli_parse_tile_stats(cmd, a, v, &vae_tile_stats)) return 2;
         } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
             verbose = 1;
         } else {

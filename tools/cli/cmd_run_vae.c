@@ -72,11 +72,7 @@ int cmd_run_vae(int argc, char **argv) {
             if (!v || cli_parse_int(cmd, "--tile-size", v, 8, 4096, &tile)) return 2;
         } else if (!strcmp(a, "--tile-stats")) {
             const char *v = cli_value(cmd, argc, argv, &i);
-            if (!v) return 2;
-            if (!strcmp(v, "estimate")) tile_stats = 0;
-            else if (!strcmp(v, "exact")) tile_stats = 1;
-            else if (!strcmp(v, "tile")) tile_stats = 2;
-            else return cli_failf(cmd, "--tile-stats must be estimate, exact or tile, got '%s'", v) + 1;
+            if (!v || cli_parse_tile_stats(cmd, a, v, &tile_stats)) return 2;
         } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
             const char *v = cli_value(cmd, argc, argv, &i);
             if (!v || cli_parse_int(cmd, "--threads", v, 1, 1024, &threads)) return 2;

@@ -81,6 +81,16 @@ int cli_parse_int(const char *cmd, const char *flag, const char *s, long long lo
     return 0;
 }
 
+int cli_parse_tile_stats(const char *cmd, const char *flag, const char *s, int *out) {
+    static const char *const names[3] = {"estimate", "exact", "tile"};
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(s, names[i])) {
+            *out = i;
+            return 0;
+        }
+    return cli_failf(cmd, "%s must be estimate, exact or tile, got '%s'", flag, s);
+}
+
 int cli_parse_float(const char *cmd, const char *flag, const char *s, double lo, double hi, double *out) {
     char *end;
     errno = 0;
